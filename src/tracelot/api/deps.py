@@ -1,0 +1,103 @@
+"""Request plumbing shared by every router: sessions, the caller, filters, pages.
+
+Each handler runs its use case through ``Tx``: one session, one transaction,
+committed before the response is built, rolled back on any refusal.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request, Response
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from tracelot.domain import errors
+
+
+@dataclass
+class Caller:
+    name: str
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session in a transaction that commits when the handler returns normally."""
+    factory = request.app.state.sessions
+    with factory() as session:
+        with session.begin():
+            yield session
+
+
+def get_caller(request: Request) -> Caller:
+    return Caller(getattr(request.state, "caller", "api"))
+
+
+Db = Annotated[Session, Depends(get_session)]
+Who = Annotated[Caller, Depends(get_caller)]
+
+COMMON_FILTERS = {"ids", "limit", "page", "include_deleted", "created_at_min", "created_at_max",
+                  "updated_at_min", "updated_at_max"}
+
+
+def allow_filters(*names: str) -> Any:
+    """Refuse query parameters the endpoint does not apply (Katana ignores them)."""
+    allowed = COMMON_FILTERS | set(names)
+
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            raise errors.refuse(
+                errors.UNSUPPORTED_FILTER,
+                f"Filter '{unknown[0]}' is not supported here; supported: "
+                f"{', '.join(sorted(allowed))}.", path=unknown[0])
+    return Depends(check)
+
+
+@dataclass
+class Page:
+    limit: int
+    page: int
+
+
+def get_page(limit: Annotated[int, Query(ge=1, le=250)] = 50,
+             page: Annotated[int, Query(ge=1)] = 1) -> Page:
+    return Page(limit, page)
+
+
+Paging = Annotated[Page, Depends(get_page)]
+
+
+def paginate(session: Session, query: Select[Any], paging: Page, response: Response,
+             *, scalars: bool = True) -> list[Any]:
+    """Run one page of ``query`` and set Katana's X-Pagination header."""
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    total = int(total or 0)
+    pages = max(1, math.ceil(total / paging.limit))
+    offset = (paging.page - 1) * paging.limit
+    response.headers["X-Pagination"] = json.dumps({
+        "total_records": str(total), "total_pages": str(pages), "offset": str(offset),
+        "page": str(paging.page), "first_page": str(paging.page == 1).lower(),
+        "last_page": str(paging.page >= pages).lower()})
+    result = session.execute(query.limit(paging.limit).offset(offset))
+    return list(result.scalars() if scalars else result.all())
+
+
+def common_filters(query: Select[Any], model: Any, request: Request) -> Select[Any]:
+    """ids, created/updated ranges and include_deleted, for any model that has them."""
+    params = request.query_params
+    ids = params.getlist("ids")
+    if ids:
+        query = query.where(model.id.in_([int(float(i)) for i in ids]))
+    for key, op in (("created_at_min", "__ge__"), ("created_at_max", "__le__"),
+                    ("updated_at_min", "__ge__"), ("updated_at_max", "__le__")):
+        if key in params and hasattr(model, key[:10]):
+            from tracelot.api.serialize import parse_datetime
+            col = getattr(model, key[:10])
+            query = query.where(getattr(col, op)(parse_datetime(params[key], key)))
+    if hasattr(model, "deleted_at") and params.get("include_deleted") != "true":
+        query = query.where(model.deleted_at.is_(None))
+    return query

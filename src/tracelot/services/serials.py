@@ -1,0 +1,115 @@
+"""Serial numbers: minting many at once, finding them, and their links to documents.
+
+Minting is set-based: one duplicate check per 5,000 numbers and batched
+multi-row INSERTs, so 20,000 serials cost a few dozen statements, not 20,000.
+Document modules register how serials link to their rows (``LINKERS``), so
+``POST /serial_numbers`` works for every resource type without knowing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from tracelot.db.base import utcnow
+from tracelot.db.models import Serial, Variant
+from tracelot.db.sql import chunks
+from tracelot.domain import errors, serials as rules
+from tracelot.services.common import get
+
+# resource_type -> (link(session, resource_id, numbers, actor) -> serial ids,
+#                   unlink(session, resource_id, serial ids, actor) -> None)
+Linker = Callable[[Session, int, list[str], str], list[int]]
+Unlinker = Callable[[Session, int, list[int], str], None]
+LINKERS: dict[str, tuple[Linker, Unlinker]] = {}
+
+
+def register(resource_type: str, link: Linker, unlink: Unlinker) -> None:
+    LINKERS[resource_type] = (link, unlink)
+
+
+def serial_variant(session: Session, variant_id: int, path: str = "variant_id") -> Variant:
+    variant = get(session, Variant, variant_id, "Variant", path=path)
+    if variant.item.tracking != "serial":
+        raise errors.refuse(errors.NOT_SERIAL_TRACKED,
+                            f"'{variant.item.name}' ({variant.sku}) is not serial-tracked: "
+                            "turn on serial tracking for the item first.", path=path)
+    return variant
+
+
+def mint(session: Session, variant: Variant, numbers: Sequence[str],
+         path: str = "serial_numbers") -> list[int]:
+    """Create new serials (status pending) for the variant; all or none."""
+    numbers = rules.validate(list(numbers), path)
+    taken: list[str] = []
+    for part in chunks(numbers):
+        taken += session.scalars(select(Serial.serial_number).where(
+            Serial.item_id == variant.item_id, Serial.serial_number.in_(part)))
+    if taken:
+        raise errors.refuse_many([
+            errors.Detail(path, errors.DUPLICATE,
+                          f"Serial number '{n}' already exists for '{variant.item.name}': "
+                          "each unit needs its own number.", {"serial_number": n})
+            for n in sorted(taken)[:50]])
+    now = utcnow()
+    rows = [{"item_id": variant.item_id, "variant_id": variant.id, "serial_number": n,
+             "status": "pending", "created_at": now, "updated_at": now} for n in numbers]
+    result = session.execute(
+        insert(Serial).returning(Serial.id, sort_by_parameter_order=True), rows)
+    return [int(r) for r in result.scalars()]
+
+
+def find(session: Session, item_id: int, numbers: Sequence[str],
+         path: str = "serial_numbers") -> list[int]:
+    """Ids of existing serials of the item, in the order given; unknown ones are refused."""
+    found: dict[str, int] = {}
+    for part in chunks(list(numbers)):
+        found.update(session.execute(select(Serial.serial_number, Serial.id).where(
+            Serial.item_id == item_id, Serial.serial_number.in_(part))).tuples().all())
+    missing = [n for n in numbers if n not in found]
+    if missing:
+        raise errors.refuse_many([
+            errors.Detail(path, errors.MISSING, f"Serial number '{n}' does not exist for "
+                          "this item.", {"serial_number": n}) for n in missing[:50]])
+    return [found[n] for n in numbers]
+
+
+def of_variant(session: Session, variant_id: int, serial_ids: Sequence[int],
+               path: str = "serial_numbers") -> list[int]:
+    """Check that every id is a serial of the variant (refuse others by name)."""
+    rows = session.execute(select(Serial.id, Serial.variant_id, Serial.serial_number)
+                           .where(Serial.id.in_(list(serial_ids)))).all()
+    known = {r.id for r in rows}
+    details = [errors.Detail(path, errors.MISSING, f"Serial number id {i} does not exist.")
+               for i in serial_ids if i not in known]
+    details += [errors.Detail(path, errors.NOT_IN_STOCK, f"Serial number '{r.serial_number}' "
+                              "belongs to another item or variant.",
+                              {"serial_number": r.serial_number})
+                for r in rows if r.variant_id != variant_id]
+    if details:
+        raise errors.refuse_many(details)
+    return list(serial_ids)
+
+
+def link(session: Session, resource_type: str, resource_id: int, numbers: list[str],
+         actor: str) -> list[int]:
+    if resource_type not in LINKERS:
+        raise errors.refuse(errors.VALIDATION_FAILED, f"Serial numbers cannot be linked to "
+                            f"'{resource_type}'; use one of {', '.join(sorted(LINKERS))}.",
+                            path="resource_type")
+    return LINKERS[resource_type][0](session, resource_id, numbers, actor)
+
+
+def unlink(session: Session, resource_type: str, resource_id: int, ids: list[int],
+           actor: str) -> None:
+    if resource_type not in LINKERS:
+        raise errors.refuse(errors.VALIDATION_FAILED, f"Unknown resource_type "
+                            f"'{resource_type}'.", path="resource_type")
+    LINKERS[resource_type][1](session, resource_id, ids, actor)
+
+
+def expand_entries(entries: list[str]) -> list[str]:
+    """Ranges and pastes as users type them (``SN-001..SN-050``)."""
+    return rules.expand(entries)
+
