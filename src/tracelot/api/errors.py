@@ -62,6 +62,13 @@ def install(app: FastAPI) -> None:
         return respond(422, f"{first}. Fix the field and send again.", "VALIDATION_FAILED",
                        details)
 
+    @app.exception_handler(Exception)
+    async def _crash(_: Request, exc: Exception) -> JSONResponse:
+        import logging
+        logging.getLogger("tracelot").exception("unhandled error", exc_info=exc)
+        return respond(500, "Something went wrong on the server; nothing was changed.",
+                       "INTERNAL_ERROR")
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = "NOT_FOUND" if exc.status_code == 404 else "HTTP_ERROR"

@@ -6,10 +6,22 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 Id = Annotated[int, Field(ge=1)]
+
+
+def _to_date(value: object) -> object:
+    """Katana sends expiry as a date-time; a batch expires on a day."""
+    if isinstance(value, str) and len(value) > 10 and value[4] == "-":
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+    if isinstance(value, datetime):
+        return value.date()
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_to_date)]
 
 
 class In(BaseModel):
@@ -128,7 +140,7 @@ class BatchCreate(In):
     batch_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                                    max_length=64)]
     variant_id: Id
-    expiration_date: date | None = None
+    expiration_date: Day | None = None
     batch_created_date: datetime | None = None
     batch_barcode: str | None = Field(default=None, max_length=40)
     supplier_lot: str | None = Field(default=None, max_length=64)
@@ -136,7 +148,7 @@ class BatchCreate(In):
 
 class BatchUpdate(In):
     batch_number: str | None = Field(default=None, min_length=1, max_length=64)
-    expiration_date: date | None = None
+    expiration_date: Day | None = None
     batch_created_date: datetime | None = None
     batch_barcode: str | None = Field(default=None, max_length=40)
     supplier_lot: str | None = Field(default=None, max_length=64)

@@ -34,8 +34,9 @@ class _Row:
 
 def create(session: Session, data: dict[str, Any], actor: str) -> StockAdjustment:
     loc = get(session, Location, data["location_id"], "Location", path="location_id")
-    adj = StockAdjustment(location_id=loc.id, stock_adjustment_date=utcnow())
-    apply(adj, data, HEADER_FIELDS)
+    adj = StockAdjustment(location_id=loc.id, stock_adjustment_date=utcnow(),
+                          stock_adjustment_number="")
+    apply(adj, {k: v for k, v in data.items() if v is not None}, HEADER_FIELDS)
     session.add(adj)
     session.flush()
     if not adj.stock_adjustment_number:
@@ -214,7 +215,7 @@ def missing_serials(session: Session, rows: list[StockAdjustmentRow]) -> dict[in
         select(SerialTransaction.resource_id, func.count())
         .where(SerialTransaction.resource_type == ROW, SerialTransaction.resource_id.in_(ids),
                SerialTransaction.quantity_change == 1, SerialTransaction.is_active.is_(True))
-        .group_by(SerialTransaction.resource_id)).tuples().all())
+        .group_by(SerialTransaction.resource_id)).all())
     out = {}
     for r in rows:
         tracked = session.get(Variant, r.variant_id).item.tracking == "serial"  # type: ignore[union-attr]

@@ -67,14 +67,13 @@ def _codes(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def add_variant(session: Session, item: Item, data: dict[str, Any], path: str = "") -> Variant:
-    variant = Variant(item_id=item.id)
     data = _codes(data)
+    _check_gtin(data.get("gtin"), path)
+    _check_sku_free(session, data.get("sku"), None, path)
+    variant = Variant(item=item)
     apply(variant, data, VARIANT_FIELDS)
-    _check_gtin(variant.gtin, path)
-    _check_sku_free(session, variant.sku, None, path)
     session.add(variant)
     session.flush()
-    item.variants.append(variant)
     return variant
 
 

@@ -24,7 +24,7 @@ COLUMNS = ["record", "item", "sku", "batch_number", "expiration_date", "batch_ba
 def tracking_rows(session: Session, item: Item) -> Iterator[dict[str, object]]:
     """Every batch/serial record of the item, then its history, as CSV dicts."""
     variant_ids = [v.id for v in item.variants]
-    locs = dict(session.execute(select(Location.id, Location.name)).tuples().all())
+    locs = dict(session.execute(select(Location.id, Location.name)).all())
     skus = {v.id: v.sku for v in item.variants}
     base = {"item": item.name}
     batches = session.scalars(select(Batch).where(Batch.variant_id.in_(variant_ids))
@@ -56,7 +56,7 @@ def tracking_rows(session: Session, item: Item) -> Iterator[dict[str, object]]:
     history = (select(SerialTransaction, Serial.serial_number, Serial.variant_id)
                .join(Serial, Serial.id == SerialTransaction.serial_id)
                .where(Serial.item_id == item.id).order_by(SerialTransaction.id))
-    for t, number, vid in session.execute(history).tuples():
+    for t, number, vid in session.execute(history):
         yield {**base, "record": "serial_transaction", "sku": skus.get(vid),
                "serial_number": number, "quantity": t.quantity_change,
                "date": t.transaction_date, "reason": t.reason or "",

@@ -66,7 +66,7 @@ def find(session: Session, item_id: int, numbers: Sequence[str],
     found: dict[str, int] = {}
     for part in chunks(list(numbers)):
         found.update(session.execute(select(Serial.serial_number, Serial.id).where(
-            Serial.item_id == item_id, Serial.serial_number.in_(part))).tuples().all())
+            Serial.item_id == item_id, Serial.serial_number.in_(part))).all())
     missing = [n for n in numbers if n not in found]
     if missing:
         raise errors.refuse_many([

@@ -1,0 +1,12 @@
+"""Every router under /v1. A capability adds its router to ROUTERS here."""
+
+from tracelot.api.routes import adjustments, batches, catalog, movements, parties, serials
+
+ROUTERS = [
+    catalog.router,
+    parties.router,
+    batches.router,
+    serials.router,
+    adjustments.router,
+    movements.router,
+]

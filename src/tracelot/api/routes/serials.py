@@ -70,7 +70,7 @@ def create_links(body: SerialLinkIn, db: Db, who: Who) -> dict[str, Any] | Respo
                 SerialTransaction.serial_id.in_(ids), SerialTransaction.is_active.is_(True))
          .order_by(SerialTransaction.id))
     latest: dict[int, Any] = {}
-    for t, n in db.execute(q).tuples():
+    for t, n in db.execute(q):
         latest[t.serial_id] = link_out(t, n)
     return {"successful": [latest[i] for i in ids if i in latest], "failed": []}
 

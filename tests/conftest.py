@@ -1,0 +1,102 @@
+"""Fixtures shared by the whole suite.
+
+Service and API tests take ``db_url``, which runs each of them twice: on
+SQLite (a file with WAL, as users run it) and on a PostgreSQL server that
+this test set-up starts itself (one per xdist worker) and stops afterwards.
+The schema is created from the models once per database (a separate test,
+tests/integration/test_migrations.py, checks that the Alembic migrations build
+exactly that schema); between tests every table is emptied, which is far
+faster than building it again.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from pg_server import PostgresServer  # noqa: E402
+
+from tracelot.db.base import Base  # noqa: E402
+from tracelot.db.engine import make_engine, make_sessionmaker  # noqa: E402
+import tracelot.db.models  # noqa: E402,F401
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+os.environ.setdefault("TRACELOT_BASE_URI", "https://tracelot.example")
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    server = PostgresServer()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_url() -> str:
+    path = Path(tempfile.mkdtemp(prefix="tracelot-test-")) / "test.db"
+    return f"sqlite:///{path}"
+
+
+_migrated: dict[str, Engine] = {}
+
+
+def _engine_for(url: str) -> Engine:
+    if url not in _migrated:
+        engine = make_engine(url)
+        Base.metadata.create_all(engine)
+        _migrated[url] = engine
+    return _migrated[url]
+
+
+def _empty_all(engine: Engine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f'DELETE FROM "{name}"'))
+            conn.execute(text("DELETE FROM sqlite_sequence")) if _has_sequence(conn) else None
+
+
+def _has_sequence(conn: object) -> bool:
+    return bool(conn.execute(text(  # type: ignore[attr-defined]
+        "SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Each test that takes this runs on SQLite and on PostgreSQL."""
+    name = "pg_server_url" if request.param == "postgresql" else "sqlite_url"
+    url: str = request.getfixturevalue(name)
+    _empty_all(_engine_for(url))
+    return url
+
+
+@pytest.fixture
+def engine(db_url: str) -> Engine:
+    return _engine_for(db_url)
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    """../shared beside the project; tests that need it skip (saying so) without it."""
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is absent: reference data not available")
+    return SHARED
