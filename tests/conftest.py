@@ -100,3 +100,25 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} is absent: reference data not available")
     return SHARED
+
+
+@pytest.fixture
+def app(engine: Engine):  # type: ignore[no-untyped-def]
+    from tracelot.api.app import create_app
+    return create_app(engine=engine)
+
+
+@pytest.fixture
+def token(sessions: sessionmaker[Session]) -> str:
+    from tracelot.db.engine import transaction
+    from tracelot.services.auth import create_token
+    with transaction(sessions) as s:
+        return create_token(s, "tester")
+
+
+@pytest.fixture
+def client(app, token):  # type: ignore[no-untyped-def]
+    """An HTTP client for the real app (in-process ASGI), authorised with a real token."""
+    from fastapi.testclient import TestClient
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as c:
+        yield c
