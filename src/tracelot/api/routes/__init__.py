@@ -1,6 +1,7 @@
 """Every router under /v1. A capability adds its router to ROUTERS here."""
 
-from tracelot.api.routes import adjustments, batches, catalog, movements, parties, serials
+from tracelot.api.routes import (
+    adjustments, batches, catalog, movements, parties, serials, transfers)
 
 ROUTERS = [
     catalog.router,
@@ -9,4 +10,5 @@ ROUTERS = [
     serials.router,
     adjustments.router,
     movements.router,
+    transfers.router,
 ]
