@@ -45,7 +45,7 @@ class _Lookup:
         self.session = session
         self.variants: dict[str, Variant | None] = {}
         self.locations = dict(session.execute(
-            select(Location.name, Location.id).where(Location.deleted_at.is_(None))))
+            select(Location.name, Location.id).where(Location.deleted_at.is_(None))).all())
 
     def variant(self, sku: str) -> Variant | None:
         if sku not in self.variants:
