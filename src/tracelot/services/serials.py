@@ -55,9 +55,8 @@ def mint(session: Session, variant: Variant, numbers: Sequence[str],
     now = utcnow()
     rows = [{"item_id": variant.item_id, "variant_id": variant.id, "serial_number": n,
              "status": "pending", "created_at": now, "updated_at": now} for n in numbers]
-    result = session.execute(
-        insert(Serial).returning(Serial.id, sort_by_parameter_order=True), rows)
-    return [int(r) for r in result.scalars()]
+    session.execute(insert(Serial), rows)  # one executemany / multi-row INSERTs, no RETURNING
+    return find(session, variant.item_id, numbers, path)
 
 
 def find(session: Session, item_id: int, numbers: Sequence[str],
