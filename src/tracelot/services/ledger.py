@@ -21,6 +21,7 @@ from tracelot.db.base import utcnow
 from tracelot.db.models import Batch, Location, Movement, Serial, SerialTransaction, Stock, Variant
 from tracelot.db.sql import upsert
 from tracelot.domain import errors
+from tracelot.services import holds
 
 EPSILON = Decimal("0.0000005")
 ON_HAND = ("in_stock", "reserved")
@@ -66,6 +67,8 @@ def post(session: Session, doc: Doc, changes: Sequence[Change]) -> list[int]:
 
 
 def _post_one(session: Session, doc: Doc, ch: Change) -> int:
+    if doc.reason in holds.BLOCKED_REASONS and (ch.quantity < 0 or ch.serial_direction < 0):
+        holds.check_not_on_hold(session, [ch.batch_id], ch.serial_ids)  # one query
     if ch.quantity > 0:
         _add_stock(session, ch)
     elif ch.quantity < 0:

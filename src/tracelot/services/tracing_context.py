@@ -1,0 +1,107 @@
+"""What a ledger entry's document was: order numbers, customers, suppliers, MOs.
+
+The ledger knows a resource type and id per entry; tracing answers need the
+human side (order SO-12 to ACME, ship-to address; PO-7 from the supplier).
+Each resource type has one resolver that answers for many ids in one or two
+queries. Document modules that are not part of the foundation (sales,
+purchasing, manufacturing) are resolved when their tables exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracelot.db.models import (
+    Location,
+    StockAdjustment,
+    StockAdjustmentRow,
+    StockTransfer,
+    StockTransferRow,
+)
+
+Resolver = Callable[[Session, list[int]], dict[int, dict[str, Any]]]
+RESOLVERS: dict[str, Resolver] = {}
+
+
+def register(resource_type: str) -> Callable[[Resolver], Resolver]:
+    def wrap(fn: Resolver) -> Resolver:
+        RESOLVERS[resource_type] = fn
+        return fn
+
+    return wrap
+
+
+def describe(
+    session: Session, refs: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], dict[str, Any]]:
+    by_type: dict[str, set[int]] = {}
+    for rtype, rid in refs:
+        by_type.setdefault(rtype, set()).add(rid)
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for rtype, ids in by_type.items():
+        fn = RESOLVERS.get(rtype)
+        if fn is not None:
+            for rid, info in fn(session, sorted(ids)).items():
+                out[(rtype, rid)] = info
+    return out
+
+
+def enrich(session: Session, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add document context and location names to shipment/origin events, in place."""
+    context = describe(session, {(e["resource_type"], e["resource_id"]) for e in events})
+    loc_ids = {e["location_id"] for e in events if e.get("location_id")}
+    names = (
+        dict(
+            session.execute(
+                select(Location.id, Location.name).where(Location.id.in_(loc_ids))
+            ).all()
+        )
+        if loc_ids
+        else {}
+    )
+    for e in events:
+        info = context.get((e["resource_type"], e["resource_id"]), {})
+        for k, v in info.items():
+            if v is not None and (e.get(k) is None or k not in ("document", "order_no")):
+                e[k] = v
+        e["location"] = names.get(e.get("location_id"))
+    return events
+
+
+@register("StockAdjustmentRow")
+def _adjustments(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
+    rows = session.execute(
+        select(StockAdjustmentRow.id, StockAdjustment)
+        .join(StockAdjustment, StockAdjustment.id == StockAdjustmentRow.stock_adjustment_id)
+        .where(StockAdjustmentRow.id.in_(ids))
+    ).all()
+    return {
+        rid: {
+            "document": a.stock_adjustment_number,
+            "document_type": "stock_adjustment",
+            "document_id": a.id,
+            "adjustment_reason": a.reason,
+        }
+        for rid, a in rows
+    }
+
+
+@register("StockTransferRow")
+def _transfers(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
+    rows = session.execute(
+        select(StockTransferRow.id, StockTransfer)
+        .join(StockTransfer, StockTransfer.id == StockTransferRow.stock_transfer_id)
+        .where(StockTransferRow.id.in_(ids))
+    ).all()
+    return {
+        rid: {
+            "document": t.stock_transfer_number,
+            "document_type": "stock_transfer",
+            "document_id": t.id,
+        }
+        for rid, t in rows
+    }
