@@ -81,10 +81,11 @@ def _pick_batches(session: Session, tr: StockTransfer, row: StockTransferRow,
     total = Decimal(0)
     for j, p in enumerate(picks):
         amount = Decimal(str(p.get("quantity") or 0))
-        batch = batches.of_variant(session, int(p["batch_id"]), variant.id,
-                                   f"{path}.batch_transactions[{j}].batch_id")
-        _check_on_hand(session, variant.id, tr.source_location_id, batch.id, amount, path)
-        session.add(BatchPick(resource_type=ROW, resource_id=row.id, batch_id=batch.id,
+        batch_id = batches.of_variant(session, int(p["batch_id"]), variant.id,
+                                      f"{path}.batch_transactions[{j}].batch_id").id \
+            if p.get("batch_id") else None  # None: the item's unbatched stock
+        _check_on_hand(session, variant.id, tr.source_location_id, batch_id, amount, path)
+        session.add(BatchPick(resource_type=ROW, resource_id=row.id, batch_id=batch_id,
                               quantity=amount))
         total += amount
     if total != row.quantity:
