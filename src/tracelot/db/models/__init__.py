@@ -7,6 +7,11 @@ from tracelot.db.models import catalog, genealogy, stock  # noqa: F401
 from tracelot.db.models.catalog import (  # noqa: F401
     Customer, CustomerAddress, Item, Location, Supplier, Variant)
 from tracelot.db.models.genealogy import Genealogy  # noqa: F401
+from tracelot.db.models.manufacturing import (  # noqa: F401
+    ManufacturingOrder, ManufacturingOrderRecipeRow, NumberCounter, Production,
+    ProductionIngredient, RecipeRow)
+from tracelot.db.models.purchasing import (  # noqa: F401
+    PurchaseOrder, PurchaseOrderRow, PurchaseReceipt, PurchaseReceiptMovement)
 from tracelot.db.models.stock import (  # noqa: F401
     ApiToken, Batch, BatchPick, Movement, Serial, SerialTransaction, Stock, StockAdjustment,
     StockAdjustmentRow, StockTransfer, StockTransferRow, TrackingArchive)

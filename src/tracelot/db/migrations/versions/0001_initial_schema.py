@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 09:42:56.343951
+Create Date: 2026-11-24 09:50:31.045372
 """
 
 from collections.abc import Sequence
@@ -96,6 +96,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("name", name=op.f("uq_locations_name")),
     )
     op.create_table(
+        "number_counters",
+        sa.Column("key", sa.String(length=160), nullable=False),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_number_counters")),
+    )
+    op.create_table(
         "suppliers",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
@@ -144,6 +150,35 @@ def upgrade() -> None:
     with op.batch_alter_table("customer_addresses", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_customer_addresses_customer_id"), ["customer_id"], unique=False
+        )
+
+    op.create_table(
+        "purchase_orders",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("order_no", sa.String(length=64), nullable=False),
+        sa.Column("supplier_id", sa.Integer(), nullable=False),
+        sa.Column("location_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=True),
+        sa.Column("expected_arrival_date", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("order_created_date", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("received_date", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("additional_info", sa.Text(), nullable=True),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["location_id"], ["locations.id"], name=op.f("fk_purchase_orders_location_id_locations")
+        ),
+        sa.ForeignKeyConstraint(
+            ["supplier_id"], ["suppliers.id"], name=op.f("fk_purchase_orders_supplier_id_suppliers")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_purchase_orders")),
+    )
+    with op.batch_alter_table("purchase_orders", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_purchase_orders_order_no"), ["order_no"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_purchase_orders_supplier_id"), ["supplier_id"], unique=False
         )
 
     op.create_table(
@@ -277,6 +312,110 @@ def upgrade() -> None:
             "ix_batches_variant_expiry", ["variant_id", "expiration_date"], unique=False
         )
 
+    op.create_table(
+        "manufacturing_orders",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("order_no", sa.String(length=64), nullable=False),
+        sa.Column("variant_id", sa.Integer(), nullable=False),
+        sa.Column("location_id", sa.Integer(), nullable=False),
+        sa.Column("planned_quantity", sa.Numeric(precision=20, scale=6), nullable=False),
+        sa.Column("completed_quantity", sa.Numeric(precision=20, scale=6), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("order_created_date", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("production_deadline_date", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("done_date", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("additional_info", sa.Text(), nullable=True),
+        sa.Column("sales_order_id", sa.Integer(), nullable=True),
+        sa.Column("sales_order_row_id", sa.Integer(), nullable=True),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["location_id"],
+            ["locations.id"],
+            name=op.f("fk_manufacturing_orders_location_id_locations"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["variant_id"],
+            ["variants.id"],
+            name=op.f("fk_manufacturing_orders_variant_id_variants"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_manufacturing_orders")),
+        sa.UniqueConstraint(
+            "sales_order_row_id", name=op.f("uq_manufacturing_orders_sales_order_row_id")
+        ),
+    )
+    with op.batch_alter_table("manufacturing_orders", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_manufacturing_orders_order_no"), ["order_no"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_manufacturing_orders_sales_order_id"), ["sales_order_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_manufacturing_orders_variant_id"), ["variant_id"], unique=False
+        )
+
+    op.create_table(
+        "purchase_order_rows",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("purchase_order_id", sa.Integer(), nullable=False),
+        sa.Column("variant_id", sa.Integer(), nullable=False),
+        sa.Column("quantity", sa.Numeric(precision=20, scale=6), nullable=False),
+        sa.Column("received_quantity", sa.Numeric(precision=20, scale=6), nullable=False),
+        sa.Column("price_per_unit", sa.Numeric(precision=20, scale=6), nullable=True),
+        sa.Column("arrival_date", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("received_date", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["purchase_order_id"],
+            ["purchase_orders.id"],
+            name=op.f("fk_purchase_order_rows_purchase_order_id_purchase_orders"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["variant_id"], ["variants.id"], name=op.f("fk_purchase_order_rows_variant_id_variants")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_purchase_order_rows")),
+    )
+    with op.batch_alter_table("purchase_order_rows", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_purchase_order_rows_purchase_order_id"),
+            ["purchase_order_id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_purchase_order_rows_variant_id"), ["variant_id"], unique=False
+        )
+
+    op.create_table(
+        "recipe_rows",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("product_variant_id", sa.Integer(), nullable=False),
+        sa.Column("ingredient_variant_id", sa.Integer(), nullable=False),
+        sa.Column("quantity", sa.Numeric(precision=20, scale=6), nullable=False),
+        sa.Column("notes", sa.Text(), nullable=True),
+        sa.Column("rank", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["ingredient_variant_id"],
+            ["variants.id"],
+            name=op.f("fk_recipe_rows_ingredient_variant_id_variants"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["product_variant_id"],
+            ["variants.id"],
+            name=op.f("fk_recipe_rows_product_variant_id_variants"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_recipe_rows")),
+        sa.UniqueConstraint(
+            "product_variant_id",
+            "ingredient_variant_id",
+            name=op.f("uq_recipe_rows_product_variant_id_ingredient_variant_id"),
+        ),
+    )
     op.create_table(
         "serials",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -435,6 +574,38 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "manufacturing_order_recipe_rows",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("manufacturing_order_id", sa.Integer(), nullable=False),
+        sa.Column("variant_id", sa.Integer(), nullable=False),
+        sa.Column("planned_quantity_per_unit", sa.Numeric(precision=20, scale=6), nullable=False),
+        sa.Column("consumed_quantity", sa.Numeric(precision=20, scale=6), nullable=False),
+        sa.Column("notes", sa.Text(), nullable=True),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["manufacturing_order_id"],
+            ["manufacturing_orders.id"],
+            name=op.f(
+                "fk_manufacturing_order_recipe_rows_manufacturing_order_id_manufacturing_orders"
+            ),
+        ),
+        sa.ForeignKeyConstraint(
+            ["variant_id"],
+            ["variants.id"],
+            name=op.f("fk_manufacturing_order_recipe_rows_variant_id_variants"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_manufacturing_order_recipe_rows")),
+    )
+    with op.batch_alter_table("manufacturing_order_recipe_rows", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_manufacturing_order_recipe_rows_manufacturing_order_id"),
+            ["manufacturing_order_id"],
+            unique=False,
+        )
+
+    op.create_table(
         "movements",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("variant_id", sa.Integer(), nullable=False),
@@ -474,6 +645,69 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "productions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("manufacturing_order_id", sa.Integer(), nullable=False),
+        sa.Column("completed_quantity", sa.Numeric(precision=20, scale=6), nullable=False),
+        sa.Column("completed_date", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("is_final", sa.Boolean(), nullable=False),
+        sa.Column("batch_id", sa.Integer(), nullable=True),
+        sa.Column("user", sa.String(length=128), nullable=False),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["batch_id"], ["batches.id"], name=op.f("fk_productions_batch_id_batches")
+        ),
+        sa.ForeignKeyConstraint(
+            ["manufacturing_order_id"],
+            ["manufacturing_orders.id"],
+            name=op.f("fk_productions_manufacturing_order_id_manufacturing_orders"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_productions")),
+    )
+    with op.batch_alter_table("productions", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_productions_manufacturing_order_id"),
+            ["manufacturing_order_id"],
+            unique=False,
+        )
+
+    op.create_table(
+        "purchase_receipts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("purchase_order_id", sa.Integer(), nullable=False),
+        sa.Column("purchase_order_row_id", sa.Integer(), nullable=False),
+        sa.Column("quantity", sa.Numeric(precision=20, scale=6), nullable=False),
+        sa.Column("received_date", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("user", sa.String(length=128), nullable=False),
+        sa.Column("reverted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["purchase_order_id"],
+            ["purchase_orders.id"],
+            name=op.f("fk_purchase_receipts_purchase_order_id_purchase_orders"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["purchase_order_row_id"],
+            ["purchase_order_rows.id"],
+            name=op.f("fk_purchase_receipts_purchase_order_row_id_purchase_order_rows"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_purchase_receipts")),
+    )
+    with op.batch_alter_table("purchase_receipts", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_purchase_receipts_purchase_order_id"),
+            ["purchase_order_id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_purchase_receipts_purchase_order_row_id"),
+            ["purchase_order_row_id"],
+            unique=False,
+        )
+
+    op.create_table(
         "stock",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("variant_id", sa.Integer(), nullable=False),
@@ -500,6 +734,57 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("stock", schema=None) as batch_op:
         batch_op.create_index("ix_stock_batch", ["batch_id"], unique=False)
+
+    op.create_table(
+        "production_ingredients",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("production_id", sa.Integer(), nullable=False),
+        sa.Column("recipe_row_id", sa.Integer(), nullable=True),
+        sa.Column("variant_id", sa.Integer(), nullable=False),
+        sa.Column("quantity", sa.Numeric(precision=20, scale=6), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["production_id"],
+            ["productions.id"],
+            name=op.f("fk_production_ingredients_production_id_productions"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["recipe_row_id"],
+            ["manufacturing_order_recipe_rows.id"],
+            name=op.f("fk_production_ingredients_recipe_row_id_manufacturing_order_recipe_rows"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["variant_id"],
+            ["variants.id"],
+            name=op.f("fk_production_ingredients_variant_id_variants"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_production_ingredients")),
+    )
+    with op.batch_alter_table("production_ingredients", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_production_ingredients_production_id"), ["production_id"], unique=False
+        )
+
+    op.create_table(
+        "purchase_receipt_movements",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("receipt_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "movement_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["movement_id"],
+            ["movements.id"],
+            name=op.f("fk_purchase_receipt_movements_movement_id_movements"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["receipt_id"],
+            ["purchase_receipts.id"],
+            name=op.f("fk_purchase_receipt_movements_receipt_id_purchase_receipts"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_purchase_receipt_movements")),
+    )
+    with op.batch_alter_table("purchase_receipt_movements", schema=None) as batch_op:
+        batch_op.create_index("ix_purchase_receipt_movements_receipt", ["receipt_id"], unique=False)
 
     op.create_table(
         "serial_transactions",
@@ -547,16 +832,37 @@ def downgrade() -> None:
         batch_op.drop_index("ix_serial_transactions_movement")
 
     op.drop_table("serial_transactions")
+    with op.batch_alter_table("purchase_receipt_movements", schema=None) as batch_op:
+        batch_op.drop_index("ix_purchase_receipt_movements_receipt")
+
+    op.drop_table("purchase_receipt_movements")
+    with op.batch_alter_table("production_ingredients", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_production_ingredients_production_id"))
+
+    op.drop_table("production_ingredients")
     with op.batch_alter_table("stock", schema=None) as batch_op:
         batch_op.drop_index("ix_stock_batch")
 
     op.drop_table("stock")
+    with op.batch_alter_table("purchase_receipts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_purchase_receipts_purchase_order_row_id"))
+        batch_op.drop_index(batch_op.f("ix_purchase_receipts_purchase_order_id"))
+
+    op.drop_table("purchase_receipts")
+    with op.batch_alter_table("productions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_productions_manufacturing_order_id"))
+
+    op.drop_table("productions")
     with op.batch_alter_table("movements", schema=None) as batch_op:
         batch_op.drop_index("ix_movements_variant_location")
         batch_op.drop_index("ix_movements_resource")
         batch_op.drop_index("ix_movements_batch")
 
     op.drop_table("movements")
+    with op.batch_alter_table("manufacturing_order_recipe_rows", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_manufacturing_order_recipe_rows_manufacturing_order_id"))
+
+    op.drop_table("manufacturing_order_recipe_rows")
     with op.batch_alter_table("genealogy", schema=None) as batch_op:
         batch_op.drop_index("ix_genealogy_resource")
         batch_op.drop_index("ix_genealogy_output_serial")
@@ -584,6 +890,18 @@ def downgrade() -> None:
         batch_op.drop_index("ix_serials_holder")
 
     op.drop_table("serials")
+    op.drop_table("recipe_rows")
+    with op.batch_alter_table("purchase_order_rows", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_purchase_order_rows_variant_id"))
+        batch_op.drop_index(batch_op.f("ix_purchase_order_rows_purchase_order_id"))
+
+    op.drop_table("purchase_order_rows")
+    with op.batch_alter_table("manufacturing_orders", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_manufacturing_orders_variant_id"))
+        batch_op.drop_index(batch_op.f("ix_manufacturing_orders_sales_order_id"))
+        batch_op.drop_index(batch_op.f("ix_manufacturing_orders_order_no"))
+
+    op.drop_table("manufacturing_orders")
     with op.batch_alter_table("batches", schema=None) as batch_op:
         batch_op.drop_index("ix_batches_variant_expiry")
         batch_op.drop_index("ix_batches_number")
@@ -609,6 +927,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_stock_adjustments_location_id"))
 
     op.drop_table("stock_adjustments")
+    with op.batch_alter_table("purchase_orders", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_purchase_orders_supplier_id"))
+        batch_op.drop_index(batch_op.f("ix_purchase_orders_order_no"))
+
+    op.drop_table("purchase_orders")
     with op.batch_alter_table("customer_addresses", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_customer_addresses_customer_id"))
 
@@ -617,6 +940,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_suppliers_name"))
 
     op.drop_table("suppliers")
+    op.drop_table("number_counters")
     op.drop_table("locations")
     op.drop_table("items")
     with op.batch_alter_table("customers", schema=None) as batch_op:
