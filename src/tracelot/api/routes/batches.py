@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import and_, exists, select, union_all, literal, null
+from sqlalchemy import and_, exists, literal, null, select, union_all
 
 from tracelot.api import out
 from tracelot.api.deps import Db, Paging, allow_filters, common_filters, paginate
 from tracelot.api.schemas import BatchCreate, BatchUpdate
-from tracelot.api.serialize import clean, dec, iso
+from tracelot.api.serialize import clean, dec, iso, parse_datetime
 from tracelot.db.models import Batch, Item, Stock, Variant
 from tracelot.services import batches
 from tracelot.services.common import get
@@ -46,7 +46,8 @@ def update_batch(batch_id: int, body: BatchUpdate, db: Db) -> dict[str, Any]:
 
 
 @router.get("/batch_stocks", dependencies=[allow_filters(
-    "batch_id", "batch_number", "variant_id", "location_id", "batch_barcode", "include_empty")])
+    "batch_id", "batch_number", "variant_id", "location_id", "batch_barcode", "include_empty",
+    "batch_created_at_min", "batch_created_at_max")])
 def list_batch_stocks(request: Request, response: Response, db: Db, paging: Paging,
                       batch_id: int | None = None, batch_number: str | None = None,
                       variant_id: int | None = None, location_id: int | None = None,
@@ -80,6 +81,10 @@ def list_batch_stocks(request: Request, response: Response, db: Db, paging: Pagi
             else q.where(u.c.batch_id.is_(None))
     if batch_barcode:
         q = q.where(Batch.batch_barcode == batch_barcode)
+    for key, op in (("batch_created_at_min", "__ge__"), ("batch_created_at_max", "__le__")):
+        if key in request.query_params:
+            when = parse_datetime(request.query_params[key], key)
+            q = q.where(getattr(Batch.batch_created_date, op)(when))
     rows = paginate(db, q, paging, response, scalars=False)
     return {"data": [_batch_stock(r) for r in rows]}
 

@@ -41,7 +41,9 @@ def list_movements(request: Request, response: Response, db: Db, paging: Paging,
                    location_id: int | None = None, resource_type: str | None = None,
                    resource_id: int | None = None, caused_by_order_no: str | None = None,
                    batch_id: int | None = None) -> dict[str, Any]:
-    q = select(Movement).order_by(Movement.id.desc())
+    # Zero-quantity movements only connect serials to stock already counted: they
+    # belong to serial history, not to Katana's quantity movements.
+    q = select(Movement).where(Movement.quantity != 0).order_by(Movement.id.desc())
     variant_ids = request.query_params.getlist("variant_ids")
     if variant_ids:
         q = q.where(Movement.variant_id.in_([int(v) for v in variant_ids]))
