@@ -23,11 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import tracelot.db.models  # noqa: E402,F401
 from pg_server import PostgresServer  # noqa: E402
-
 from tracelot.db.base import Base  # noqa: E402
 from tracelot.db.engine import make_engine, make_sessionmaker  # noqa: E402
-import tracelot.db.models  # noqa: E402,F401
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 os.environ.setdefault("TRACELOT_BASE_URI", "https://tracelot.example")

@@ -27,9 +27,8 @@ class Caller:
 def get_session(request: Request) -> Iterator[Session]:
     """A session in a transaction that commits when the handler returns normally."""
     factory = request.app.state.sessions
-    with factory() as session:
-        with session.begin():
-            yield session
+    with factory() as session, session.begin():
+        yield session
 
 
 def get_caller(request: Request) -> Caller:

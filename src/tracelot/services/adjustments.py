@@ -16,7 +16,14 @@ from sqlalchemy.orm import Session
 
 from tracelot.db.base import utcnow
 from tracelot.db.models import (
-    Location, Movement, Serial, SerialTransaction, StockAdjustment, StockAdjustmentRow, Variant)
+    Location,
+    Movement,
+    Serial,
+    SerialTransaction,
+    StockAdjustment,
+    StockAdjustmentRow,
+    Variant,
+)
 from tracelot.domain import errors
 from tracelot.services import batches, ledger, serials
 from tracelot.services.common import apply, get

@@ -9,8 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tracelot.db.base import utcnow
-from tracelot.db.models import (
-    Customer, CustomerAddress, Item, Location, Stock, Supplier, Variant)
+from tracelot.db.models import Customer, CustomerAddress, Item, Location, Stock, Supplier, Variant
 from tracelot.domain import errors
 from tracelot.domain.tracking import Tracking, from_flags
 from tracelot.services import tracking

@@ -14,7 +14,16 @@ from collections.abc import Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracelot.db.models import Batch, Item, Location, Movement, Serial, SerialTransaction, Stock, Variant
+from tracelot.db.models import (
+    Batch,
+    Item,
+    Location,
+    Movement,
+    Serial,
+    SerialTransaction,
+    Stock,
+    Variant,
+)
 
 COLUMNS = ["record", "item", "sku", "batch_number", "expiration_date", "batch_barcode",
            "serial_number", "status", "location", "quantity", "date", "reason",

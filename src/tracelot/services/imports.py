@@ -19,7 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracelot.db.models import Location, Variant
-from tracelot.domain import errors, serials as serial_rules
+from tracelot.domain import errors
+from tracelot.domain import serials as serial_rules
 from tracelot.services import adjustments
 from tracelot.services.tracking import serial_gaps
 

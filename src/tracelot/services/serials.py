@@ -9,13 +9,15 @@ Document modules register how serials link to their rows (``LINKERS``), so
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from tracelot.db.base import utcnow
 from tracelot.db.models import Serial, Variant
 from tracelot.db.sql import chunks
-from tracelot.domain import errors, serials as rules
+from tracelot.domain import errors
+from tracelot.domain import serials as rules
 from tracelot.services.common import get
 
 # resource_type -> (link(session, resource_id, numbers, actor) -> serial ids,

@@ -9,7 +9,15 @@ from sqlalchemy.orm import Session
 
 from tracelot.db.base import utcnow
 from tracelot.db.models import (
-    Batch, BatchPick, Item, Movement, Serial, SerialTransaction, Stock, TrackingArchive)
+    Batch,
+    BatchPick,
+    Item,
+    Movement,
+    Serial,
+    SerialTransaction,
+    Stock,
+    TrackingArchive,
+)
 from tracelot.db.sql import upsert
 from tracelot.domain.tracking import Tracking, TrackingChange, plan_change
 from tracelot.services import exports, ledger

@@ -15,8 +15,16 @@ from sqlalchemy.orm import Session
 
 from tracelot.db.base import utcnow
 from tracelot.db.models import (
-    BatchPick, Location, Movement, Serial, SerialTransaction, Stock, StockTransfer,
-    StockTransferRow, Variant)
+    BatchPick,
+    Location,
+    Movement,
+    Serial,
+    SerialTransaction,
+    Stock,
+    StockTransfer,
+    StockTransferRow,
+    Variant,
+)
 from tracelot.domain import errors
 from tracelot.services import batches, ledger, serials
 from tracelot.services.common import apply, get
