@@ -55,3 +55,20 @@ def test_serial_history_lists_every_step_with_user_and_document(sessions):
     assert [st["document"] for st in h["steps"]] == ["MO-1", "MO-101"]
     assert all(st["user"] == "test" for st in h["steps"])
     assert [i["batch_number"] for i in h["made_from"]] == ["SUP-LOT-7"]
+
+
+def test_trace_and_history_endpoints(client, sessions):
+    w = World(sessions).setup()
+    sc = build(w)
+    r = client.get("/v1/trace", params={"batch_id": sc.lot, "direction": "forward"})
+    assert r.status_code == 200, r.text
+    assert sorted(e["order_no"] for e in r.json()["shipments"]) == ["SO-1", "SO-2"]
+    fin = serial_id(w, "FIN-1")
+    r = client.get("/v1/trace", params={"serial_number_id": fin, "direction": "backward"})
+    assert [o["quantity"] for o in r.json()["origins"]] == ["10"]
+    h = client.get(f"/v1/serial_numbers/{fin}/history").json()
+    assert [st["event"] for st in h["steps"]] == ["produced", "shipped"]
+    assert h["steps"][1]["document"] == "SO-1"
+    by_number = client.get("/v1/serial_numbers/history", params={"serial_number": "FIN-1"})
+    assert by_number.json()["steps"] == h["steps"]
+    assert client.get("/v1/trace", params={"bogus": 1}).status_code == 422

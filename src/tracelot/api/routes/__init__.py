@@ -1,7 +1,16 @@
 """Every router under /v1. A capability adds its router to ROUTERS here."""
 
-from tracelot.api.routes import (
-    adjustments, batches, catalog, movements, parties, serials, transfers)
+from tracelot.api.routes import (  # noqa: E402 (traceability)
+    adjustments,
+    batches,
+    catalog,
+    movements,
+    parties,
+    scan,
+    serials,
+    tracing,
+    transfers,
+)
 
 ROUTERS = [
     catalog.router,
@@ -11,4 +20,6 @@ ROUTERS = [
     adjustments.router,
     movements.router,
     transfers.router,
+    scan.router,
+    tracing.router,
 ]

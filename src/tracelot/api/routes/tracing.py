@@ -1,0 +1,121 @@
+"""Traceability: holds, serial timelines, traces both ways."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response
+from pydantic import Field
+
+from tracelot.api import out
+from tracelot.api.deps import Db, allow_filters
+from tracelot.api.schemas import In
+from tracelot.api.serialize import clean, dec, iso
+from tracelot.db.models import Serial
+from tracelot.services import holds, tracing
+
+router = APIRouter(tags=["traceability"])
+
+
+class HoldIn(In):
+    reason: str = Field(default="quality hold", max_length=240)
+    recalled: bool = False
+
+
+def serial_out(s: Serial) -> dict[str, Any]:
+    return clean(
+        {
+            "id": s.id,
+            "serial_number": s.serial_number,
+            "variant_id": s.variant_id,
+            "status": s.status,
+            "location_id": s.location_id,
+            "in_stock": s.status in ("in_stock", "reserved"),
+            "hold_reason": s.hold_reason,
+            "created_at": iso(s.created_at),
+            "updated_at": iso(s.updated_at),
+        }
+    )
+
+
+@router.put("/batches/{batch_id}/hold")
+def hold_batch(batch_id: int, body: HoldIn, db: Db) -> dict[str, Any]:
+    return out.batch(holds.put_batch_hold(db, batch_id, body.reason, body.recalled))
+
+
+@router.delete("/batches/{batch_id}/hold", status_code=204)
+def release_batch(batch_id: int, db: Db) -> Response:
+    holds.release_batch(db, batch_id)
+    return Response(status_code=204)
+
+
+@router.put("/serial_numbers/{serial_id}/hold")
+def hold_serial(serial_id: int, body: HoldIn, db: Db) -> dict[str, Any]:
+    holds.put_serial_hold(db, [serial_id], body.reason, body.recalled)
+    return serial_out(tracing.find_serial(db, serial_id))
+
+
+@router.delete("/serial_numbers/{serial_id}/hold", status_code=204)
+def release_serial(serial_id: int, db: Db) -> Response:
+    holds.release_serials(db, [serial_id])
+    return Response(status_code=204)
+
+
+def history_out(h: dict[str, Any]) -> dict[str, Any]:
+    return clean(
+        {
+            **serial_out(h["serial"]),
+            "sku": h["variant"].sku if h["variant"] else None,
+            "steps": [_plain({**st, "at": iso(st["at"])}) for st in h["steps"]],
+            "made_from": [_plain(i) for i in h["made_from"]],
+        }
+    )
+
+
+@router.get("/serial_numbers/history", dependencies=[allow_filters("serial_number")])
+def history_by_number(db: Db, serial_number: Annotated[str, Query(min_length=1)]) -> dict[str, Any]:
+    return history_out(
+        tracing.serial_history(db, tracing.find_serial(db, serial_number=serial_number))
+    )
+
+
+@router.get("/serial_numbers/{serial_id}/history")
+def history(serial_id: int, db: Db) -> dict[str, Any]:
+    return history_out(tracing.serial_history(db, tracing.find_serial(db, serial_id)))
+
+
+@router.get("/trace", dependencies=[allow_filters("batch_id", "serial_number_id", "direction")])
+def trace(
+    db: Db,
+    direction: Literal["forward", "backward"] = "forward",
+    batch_id: Annotated[list[int] | None, Query()] = None,
+    serial_number_id: Annotated[list[int] | None, Query()] = None,
+) -> dict[str, Any]:
+    """Every product made from (forward) or every input of (backward) the named lots/units."""
+    start = tracing.start_nodes(db, batch_id or [], serial_number_id or [])
+    t = tracing.trace(db, start, direction)
+    key = "shipments" if direction == "forward" else "origins"
+    return clean(
+        {
+            "direction": direction,
+            "nodes": [_plain(n) for n in t.nodes],
+            "links": [_plain(lk) for lk in t.links],
+            key: [_plain(e) for e in t.events],
+        }
+    )
+
+
+def _plain(d: dict[str, Any]) -> dict[str, Any]:
+    """Decimals as strings, dates as ISO, for JSON."""
+    res: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Decimal):
+            res[k] = dec(v)
+        elif hasattr(v, "isoformat"):
+            res[k] = iso(v)
+        elif isinstance(v, dict):
+            res[k] = _plain(v)
+        else:
+            res[k] = v
+    return res
