@@ -21,7 +21,10 @@ from tracelot.db.models import (
     StockAdjustmentRow,
     StockTransfer,
     StockTransferRow,
+    Supplier,
 )
+from tracelot.db.models.manufacturing import ManufacturingOrder, Production, ProductionIngredient
+from tracelot.db.models.purchasing import PurchaseOrder, PurchaseOrderRow
 
 Resolver = Callable[[Session, list[int]], dict[int, dict[str, Any]]]
 RESOLVERS: dict[str, Resolver] = {}
@@ -105,3 +108,66 @@ def _transfers(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
         }
         for rid, t in rows
     }
+
+
+@register("PurchaseOrderRow")
+def _purchases(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
+    rows = session.execute(
+        select(PurchaseOrderRow.id, PurchaseOrder, Supplier)
+        .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderRow.purchase_order_id)
+        .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
+        .where(PurchaseOrderRow.id.in_(ids))
+    ).all()
+    return {
+        rid: {
+            "document": po.order_no,
+            "order_no": po.order_no,
+            "document_type": "purchase_order",
+            "document_id": po.id,
+            "supplier_id": sup.id,
+            "supplier": sup.name,
+            "supplier_phone": sup.phone,
+            "supplier_email": sup.email,
+            "supplier_gln": sup.gln,
+            "supplier_address": _address(sup),
+        }
+        for rid, po, sup in rows
+    }
+
+
+def _mo_context(
+    session: Session, ids: list[int], via_ingredient: bool
+) -> dict[int, dict[str, Any]]:
+    key = ProductionIngredient.id if via_ingredient else Production.id
+    q = select(key, ManufacturingOrder).select_from(Production)
+    if via_ingredient:
+        q = q.join(ProductionIngredient, ProductionIngredient.production_id == Production.id)
+    q = q.join(ManufacturingOrder, ManufacturingOrder.id == Production.manufacturing_order_id)
+    return {
+        rid: {
+            "document": mo.order_no,
+            "document_type": "manufacturing_order",
+            "document_id": mo.id,
+            "manufacturing_order_id": mo.id,
+            "manufacturing_order_no": mo.order_no,
+        }
+        for rid, mo in session.execute(q.where(key.in_(ids))).all()
+    }
+
+
+@register("Production")
+def _productions(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
+    return _mo_context(session, ids, via_ingredient=False)
+
+
+@register("ProductionIngredient")
+def _ingredients(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
+    return _mo_context(session, ids, via_ingredient=True)
+
+
+def _address(party: Any) -> str | None:
+    parts = [
+        getattr(party, k, None) for k in ("line_1", "line_2", "city", "state", "zip", "country")
+    ]
+    text = ", ".join(p for p in parts if p)
+    return text or None
