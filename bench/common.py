@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,7 @@ class Run:
 
 # -- memory ---------------------------------------------------------------------------
 
+
 def _status_kib(pid: int | str, key: str) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -108,10 +109,8 @@ def _status_kib(pid: int | str, key: str) -> float:
 
 def reset_peak(pid: int | str = "self") -> None:
     """Linux: writing 5 to clear_refs resets VmHWM, so each phase gets its own peak."""
-    try:
+    with suppress(OSError):
         Path(f"/proc/{pid}/clear_refs").write_text("5")
-    except OSError:
-        pass
 
 
 def peak_rss_mib(pid: int | str = "self") -> float:
@@ -121,9 +120,11 @@ def peak_rss_mib(pid: int | str = "self") -> float:
 
 # -- timing ---------------------------------------------------------------------------
 
+
 @contextmanager
-def timed(name: str, units: int, unit: str, run: Run, server_pid: int | None = None,
-          note: str = "") -> Iterator[Phase]:
+def timed(
+    name: str, units: int, unit: str, run: Run, server_pid: int | None = None, note: str = ""
+) -> Iterator[Phase]:
     """Time a phase and record its peak RSS (and the server's, over HTTP)."""
     reset_peak()
     if server_pid:
@@ -136,8 +137,10 @@ def timed(name: str, units: int, unit: str, run: Run, server_pid: int | None = N
     if server_pid:
         phase.server_rss_mib = peak_rss_mib(server_pid)
     run.phases.append(phase)
-    console.print(f"  [dim]{run.entry}/{run.database.split()[0]}[/] {name}: "
-                  f"{phase.seconds:.2f} s, {phase.rate:,.0f} {unit}/s")
+    console.print(
+        f"  [dim]{run.entry}/{run.database.split()[0]}[/] {name}: "
+        f"{phase.seconds:.2f} s, {phase.rate:,.0f} {unit}/s"
+    )
 
 
 def sample(fn: Callable[[Any], Any], args: list[Any]) -> dict[str, float]:
@@ -153,11 +156,16 @@ def sample(fn: Callable[[Any], Any], args: list[Any]) -> dict[str, float]:
 def summary(times_ms: list[float]) -> dict[str, float]:
     ordered = sorted(times_ms)
     p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
-    return {"n": len(ordered), "median_ms": round(statistics.median(ordered), 3),
-            "p95_ms": round(p95, 3), "max_ms": round(ordered[-1], 3)}
+    return {
+        "n": len(ordered),
+        "median_ms": round(statistics.median(ordered), 3),
+        "p95_ms": round(p95, 3),
+        "max_ms": round(ordered[-1], 3),
+    }
 
 
 # -- databases ------------------------------------------------------------------------
+
 
 def sqlite_url(tag: str) -> str:
     path = Path(tempfile.mkdtemp(prefix=f"tracelot-bench-{tag}-")) / "bench.db"
@@ -166,8 +174,7 @@ def sqlite_url(tag: str) -> str:
 
 def sqlite_size_mib(url: str) -> float:
     path = Path(url.removeprefix("sqlite:///"))
-    total = sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal"))
-                if p.exists())
+    total = sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists())
     return round(total / 2**20, 1)
 
 
@@ -185,6 +192,7 @@ def db_size_mib(engine: Any, url: str) -> float:
     if url.startswith("sqlite"):
         return sqlite_size_mib(url)
     from sqlalchemy import text
+
     with engine.connect() as conn:
         size = conn.scalar(text("SELECT pg_database_size(current_database())"))
     return round(int(size) / 2**20, 1)
@@ -192,6 +200,7 @@ def db_size_mib(engine: Any, url: str) -> float:
 
 def database_name(engine: Any) -> str:
     from sqlalchemy import text
+
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             return f"SQLite {conn.scalar(text('select sqlite_version()'))} (file, WAL)"
@@ -208,12 +217,19 @@ def has_module(name: str) -> bool:
 
 # -- report ---------------------------------------------------------------------------
 
+
 def machine() -> dict[str, Any]:
     import fastapi
     import sqlalchemy
-    return {"cores": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform(), "sqlalchemy": sqlalchemy.__version__,
-            "fastapi": fastapi.__version__, "cpu": _cpu_model()}
+
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "sqlalchemy": sqlalchemy.__version__,
+        "fastapi": fastapi.__version__,
+        "cpu": _cpu_model(),
+    }
 
 
 def _cpu_model() -> str:
@@ -234,14 +250,19 @@ def print_run(run: Run, floor: Run | None = None) -> None:
     for p in run.phases:
         f = floors.get(p.name)
         ratio = f"{p.seconds / f.seconds:.1f}" if f and f.seconds and f is not p else "-"
-        rss = f"{p.peak_rss_mib:.0f}" + (f" (server {p.server_rss_mib:.0f})"
-                                         if p.server_rss_mib is not None else "")
-        note = p.note + "".join(f" {k}: med {v['median_ms']:.2f} / p95 {v['p95_ms']:.2f} ms"
-                                for k, v in p.latencies_ms.items())
-        table.add_row(p.name, f"{p.seconds:.2f}", f"{p.rate:,.0f} {p.unit}/s", rss, ratio,
-                      note.strip())
+        rss = f"{p.peak_rss_mib:.0f}" + (
+            f" (server {p.server_rss_mib:.0f})" if p.server_rss_mib is not None else ""
+        )
+        note = p.note + "".join(
+            f" {k}: med {v['median_ms']:.2f} / p95 {v['p95_ms']:.2f} ms"
+            for k, v in p.latencies_ms.items()
+        )
+        table.add_row(
+            p.name, f"{p.seconds:.2f}", f"{p.rate:,.0f} {p.unit}/s", rss, ratio, note.strip()
+        )
     table.caption = f"database size at the end: {run.db_size_mib} MiB" + "".join(
-        f"; {n}" for n in run.notes)
+        f"; {n}" for n in run.notes
+    )
     console.print(table)
 
 

@@ -29,6 +29,7 @@ from tracelot.services.auth import create_token
 
 def free_port() -> int:
     import socket
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -38,12 +39,30 @@ def free_port() -> int:
 def server(url: str) -> Iterator[tuple[str, int]]:
     """A uvicorn child process serving the app on ``url``; (base URL, pid)."""
     port = free_port()
-    env = {**os.environ, "TRACELOT_DATABASE_URL": url,
-           "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "TRACELOT_DATABASE_URL": url,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "tracelot.api.asgi:app", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"],
-        env=env, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "tracelot.api.asgi:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+        cwd=ROOT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -93,8 +112,9 @@ class HttpW1:
     def receive_batches(self) -> None:
         s = self.sizes
         with timed("receive-batches", s.batches * s.batch_units, "units", self.run, self.pid):
-            self._post("/v1/stock_adjustments",
-                       batch_receipt(self.loc, self.b_var, s, as_json=True))
+            self._post(
+                "/v1/stock_adjustments", batch_receipt(self.loc, self.b_var, s, as_json=True)
+            )
 
     def sell(self, name: str, variant: int, qty: int) -> None:
         steps = sales_steps.http_steps()
@@ -108,12 +128,20 @@ class HttpW1:
     def trace(self) -> None:
         with transaction(self.sessions) as db:
             serial_ids, batch_ids = trace_targets(db, self.sizes)
-        with timed("trace", len(serial_ids) + len(batch_ids), "queries", self.run, self.pid,
-                   note="GET /v1/trace forward") as phase:
+        with timed(
+            "trace",
+            len(serial_ids) + len(batch_ids),
+            "queries",
+            self.run,
+            self.pid,
+            note="GET /v1/trace forward",
+        ) as phase:
             phase.latencies_ms["serial"] = sample(
-                lambda i: self._get("/v1/trace", serial_number_id=i), serial_ids)
+                lambda i: self._get("/v1/trace", serial_number_id=i), serial_ids
+            )
             phase.latencies_ms["batch"] = sample(
-                lambda i: self._get("/v1/trace", batch_id=i), batch_ids)
+                lambda i: self._get("/v1/trace", batch_id=i), batch_ids
+            )
 
     def _get(self, path: str, **params: Any) -> Any:
         r = self.http.get(path, params=params)
@@ -121,9 +149,12 @@ class HttpW1:
         return r.json()
 
     def all(self) -> Run:
-        with server(self.url) as (base, pid), httpx.Client(
-                base_url=base, timeout=120,
-                headers={"Authorization": f"Bearer {self.token}"}) as self.http:
+        with (
+            server(self.url) as (base, pid),
+            httpx.Client(
+                base_url=base, timeout=120, headers={"Authorization": f"Bearer {self.token}"}
+            ) as self.http,
+        ):
             self.pid = pid
             self.receive_serials()
             self.receive_batches()

@@ -39,8 +39,10 @@ class ServiceW1:
 
     def receive_batches(self) -> None:
         s = self.sizes
-        with timed("receive-batches", s.batches * s.batch_units, "units", self.run), \
-                transaction(self.sessions) as db:
+        with (
+            timed("receive-batches", s.batches * s.batch_units, "units", self.run),
+            transaction(self.sessions) as db,
+        ):
             adjustments.create(db, batch_receipt(self.loc, self.b_var, s), "bench")
 
     def sell_serials(self) -> None:
@@ -62,22 +64,36 @@ class ServiceW1:
     def trace(self) -> None:
         with transaction(self.sessions) as db:
             serial_ids, batch_ids = trace_targets(db, self.sizes)
-        with timed("trace", len(serial_ids) + len(batch_ids), "queries", self.run,
-                   note="tracing.trace forward") as phase:
+        with timed(
+            "trace",
+            len(serial_ids) + len(batch_ids),
+            "queries",
+            self.run,
+            note="tracing.trace forward",
+        ) as phase:
             phase.latencies_ms["serial"] = sample(self._forward("serial"), serial_ids)
             phase.latencies_ms["batch"] = sample(self._forward("batch"), batch_ids)
 
     def _forward(self, kind: str) -> Any:
         def one(node_id: int) -> list[dict[str, Any]]:
             with transaction(self.sessions) as db:
-                node = tracing.Node(serial_id=node_id) if kind == "serial" \
+                node = (
+                    tracing.Node(serial_id=node_id)
+                    if kind == "serial"
                     else tracing.Node(batch_id=node_id)
+                )
                 return tracing.trace(db, [node], "forward").events
+
         return one
 
     def all(self) -> Run:
-        for phase in (self.receive_serials, self.receive_batches, self.sell_serials,
-                      self.sell_batches, self.trace):
+        for phase in (
+            self.receive_serials,
+            self.receive_batches,
+            self.sell_serials,
+            self.sell_batches,
+            self.trace,
+        ):
             phase()
         self.run.db_size_mib = db_size_mib(self.engine, self.url)
         self.engine.dispose()
@@ -89,29 +105,53 @@ def set_up(sessions: Any) -> tuple[int, int, int, int]:
     with transaction(sessions) as s:
         loc = catalog.save_location(s, None, {"name": "Main"}).id
         customer = catalog.save_customer(s, None, {"name": "Customer"}).id
-        s_item = catalog.create_item(s, "product", {"name": "S", "tracking": "serial",
-                                                    "variants": [{"sku": "S-1"}]})
-        b_item = catalog.create_item(s, "product", {"name": "B", "tracking": "batch",
-                                                    "variants": [{"sku": "B-1"}]})
+        s_item = catalog.create_item(
+            s, "product", {"name": "S", "tracking": "serial", "variants": [{"sku": "S-1"}]}
+        )
+        b_item = catalog.create_item(
+            s, "product", {"name": "B", "tracking": "batch", "variants": [{"sku": "B-1"}]}
+        )
         return loc, customer, s_item.variants[0].id, b_item.variants[0].id
 
 
 def serial_receipt(loc: int, variant: int, s: Sizes, r: int) -> dict[str, Any]:
     first = r * s.serials_per_receipt + 1
-    return {"location_id": loc, "stock_adjustment_rows": [{
-        "variant_id": variant, "quantity": s.serials_per_receipt,
-        "serial_numbers": [f"SN-{i:06d}" for i in range(first, first + s.serials_per_receipt)]}]}
+    return {
+        "location_id": loc,
+        "stock_adjustment_rows": [
+            {
+                "variant_id": variant,
+                "quantity": s.serials_per_receipt,
+                "serial_numbers": [
+                    f"SN-{i:06d}" for i in range(first, first + s.serials_per_receipt)
+                ],
+            }
+        ],
+    }
 
 
 def batch_receipt(loc: int, variant: int, s: Sizes, as_json: bool = False) -> dict[str, Any]:
     """One receipt of every batch; dates as the API takes them (ISO text) or as objects."""
     today = date.today()
-    return {"location_id": loc, "stock_adjustment_rows": [{
-        "variant_id": variant, "quantity": s.batches * s.batch_units,
-        "batch_transactions": [{
-            "batch_number": f"LOT-{i:04d}", "quantity": s.batch_units,
-            "expiration_date": _day(today + timedelta(days=round(730 * i / s.batches)), as_json)}
-            for i in range(1, s.batches + 1)]}]}
+    return {
+        "location_id": loc,
+        "stock_adjustment_rows": [
+            {
+                "variant_id": variant,
+                "quantity": s.batches * s.batch_units,
+                "batch_transactions": [
+                    {
+                        "batch_number": f"LOT-{i:04d}",
+                        "quantity": s.batch_units,
+                        "expiration_date": _day(
+                            today + timedelta(days=round(730 * i / s.batches)), as_json
+                        ),
+                    }
+                    for i in range(1, s.batches + 1)
+                ],
+            }
+        ],
+    }
 
 
 def _day(d: date, as_json: bool) -> date | str:
@@ -121,13 +161,18 @@ def _day(d: date, as_json: bool) -> date | str:
 def trace_targets(db: Any, s: Sizes) -> tuple[list[int], list[int]]:
     """W1 phase 5's sample: delivered serials and batches chosen with seed 42."""
     rnd = random.Random(s.seed)
-    delivered = list(db.scalars(select(Serial.id).where(Serial.status == "delivered")
-                                .order_by(Serial.serial_number)))
+    delivered = list(
+        db.scalars(
+            select(Serial.id).where(Serial.status == "delivered").order_by(Serial.serial_number)
+        )
+    )
     if not delivered:  # nothing sold yet (no sales service): trace in-stock serials instead
         delivered = list(db.scalars(select(Serial.id).order_by(Serial.serial_number)))
     lots = list(db.scalars(select(Batch.id).order_by(Batch.batch_number)))
-    return (rnd.sample(delivered, min(s.trace_serials, len(delivered))),
-            rnd.sample(lots, min(s.trace_batches, len(lots))))
+    return (
+        rnd.sample(delivered, min(s.trace_serials, len(delivered))),
+        rnd.sample(lots, min(s.trace_batches, len(lots))),
+    )
 
 
 def run(url: str, sizes: Sizes) -> Run:
