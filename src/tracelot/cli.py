@@ -127,5 +127,28 @@ def import_batches(file: Path) -> None:
     _import("batches", file)
 
 
+
+@app.command()
+def recall(numbers: Annotated[list[str], typer.Argument(help="Batch or serial numbers.")],
+           fmt: Annotated[str, typer.Option("--format", help="csv, xlsx or json.")] = "csv",
+           output: Annotated[Path | None, typer.Option("--output", "-o")] = None) -> None:
+    """Recall report: affected customers, stock on hand, mass balance (issue 5)."""
+    from tracelot.services import recall as rc
+    try:
+        with transaction(_sessions()) as s:
+            batch_ids, serial_ids = rc.find_starts(s, numbers)
+            report = rc.report(s, batch_ids, serial_ids)
+            content = rc.render(s, report, fmt if fmt in ("json", "xlsx") else "csv")
+    except TracelotError as exc:
+        _fail(exc)
+    err.print(report["summary"], f"({report['elapsed_ms']} ms)", highlight=False)
+    if output:
+        output.write_bytes(content if isinstance(content, bytes) else content.encode())
+    elif isinstance(content, bytes):
+        _fail(TracelotError("VALIDATION_FAILED", "XLSX needs --output FILE."))
+    else:
+        sys.stdout.write(content)
+
+
 if __name__ == "__main__":
     app()

@@ -56,23 +56,25 @@ def describe(
 def enrich(session: Session, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Add document context and location names to shipment/origin events, in place."""
     context = describe(session, {(e["resource_type"], e["resource_id"]) for e in events})
-    loc_ids = {e["location_id"] for e in events if e.get("location_id")}
-    names = (
-        dict(
-            session.execute(
-                select(Location.id, Location.name).where(Location.id.in_(loc_ids))
-            ).all()
-        )
-        if loc_ids
-        else {}
-    )
     for e in events:
         info = context.get((e["resource_type"], e["resource_id"]), {})
         for k, v in info.items():
             if v is not None and (e.get(k) is None or k not in ("document", "order_no")):
                 e[k] = v
-        e["location"] = names.get(e.get("location_id"))
-    return events
+    return enrich_locations(session, events)
+
+
+def enrich_locations(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add each row's location name (one query for all rows)."""
+    ids = {r["location_id"] for r in rows if r.get("location_id")}
+    names = (
+        dict(session.execute(select(Location.id, Location.name).where(Location.id.in_(ids))).all())
+        if ids
+        else {}
+    )
+    for r in rows:
+        r["location"] = names.get(r.get("location_id"))
+    return rows
 
 
 @register("StockAdjustmentRow")

@@ -13,7 +13,7 @@ from tracelot.api.deps import Db, allow_filters
 from tracelot.api.schemas import In
 from tracelot.api.serialize import clean, dec, iso
 from tracelot.db.models import Serial
-from tracelot.services import holds, tracing
+from tracelot.services import holds, recall, tracing
 
 router = APIRouter(tags=["traceability"])
 
@@ -104,6 +104,44 @@ def trace(
             key: [_plain(e) for e in t.events],
         }
     )
+
+
+@router.get(
+    "/recall",
+    response_model=None,
+    dependencies=[allow_filters("batch_id", "serial_number_id", "format")],
+)
+def recall_report(
+    db: Db,
+    batch_id: Annotated[list[int] | None, Query()] = None,
+    serial_number_id: Annotated[list[int] | None, Query()] = None,
+    format: Literal["json", "csv", "xlsx"] = "json",
+) -> Any:
+    """Affected customers, orders, lots, stock on hand and mass balance; JSON, CSV or XLSX."""
+    r = recall.report(db, batch_id or [], serial_number_id or [])
+    if format == "json":
+        return _deep(r)
+    content = recall.render(db, r, format)
+    media = (
+        "text/csv"
+        if format == "csv"
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    return Response(
+        content,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="recall.{format}"'},
+    )
+
+
+def _deep(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _deep(x) for k, x in v.items() if x is not None}
+    if isinstance(v, list):
+        return [_deep(x) for x in v]
+    if isinstance(v, Decimal):
+        return dec(v)
+    return iso(v) if hasattr(v, "isoformat") else v
 
 
 def _plain(d: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,427 @@
+"""Recall report: who got what from the named lots/serials, what is left, and a mass balance.
+
+Built from one forward trace (recursive CTE) plus grouped ledger queries; the
+mass balance per lot (and per product made from it) reads the ledger, while
+"on hand" reads the cached stock, so a report that balances also shows that
+the cache agrees with the ledger. Reverts count in the category of the
+document they revert (a reverted delivery un-ships).
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session
+
+from tracelot.db.base import utcnow
+from tracelot.db.models import Batch, Movement, Serial, SerialTransaction, Stock, Variant
+from tracelot.services import tracing
+
+INFLOW = {"receipt", "production", "import"}
+ZERO = Decimal(0)
+
+
+def report(
+    session: Session,
+    batch_ids: list[int] = (),  # type: ignore[assignment]
+    serial_ids: list[int] = (),
+) -> dict[str, Any]:  # type: ignore[assignment]
+    started = time.perf_counter()
+    start = tracing.start_nodes(session, list(batch_ids), list(serial_ids))
+    t = tracing.trace(session, start, "forward")
+    reached_b = [n["batch_id"] for n in t.nodes if n["kind"] == "batch"]
+    reached_s = [n["serial_number_id"] for n in t.nodes if n["kind"] == "serial"]
+    shipments = sorted(
+        t.events, key=lambda e: (str(e.get("customer") or ""), str(e.get("date") or ""))
+    )
+    out = {
+        "generated_at": utcnow(),
+        "batch_ids": list(batch_ids),
+        "serial_number_ids": list(serial_ids),
+        "affected": t.nodes,
+        "customers": _customers(shipments),
+        "shipments": shipments,
+        "on_hand": _on_hand(session, reached_b, reached_s),
+        "mass_balance": _balance_batches(session, reached_b) + _balance_serials(session, reached_s),
+        "nothing_shipped": not shipments,
+    }
+    out["balanced"] = all(b["balanced"] for b in out["mass_balance"])
+    out["summary"] = _summary(out)
+    out["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return out
+
+
+def _summary(r: dict[str, Any]) -> str:
+    if r["nothing_shipped"]:
+        return (
+            "Nothing made from these lots/serials has been shipped: no customer is "
+            "affected. Hold the stock on hand listed below."
+        )
+    units = sum(e["quantity"] for e in r["shipments"])
+    return (
+        f"{len(r['customers'])} customer(s) received {units.normalize():f} affected "
+        f"unit(s) in {len(r['shipments'])} shipment line(s)."
+    )
+
+
+def _customers(shipments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: dict[Any, dict[str, Any]] = {}
+    for e in shipments:
+        key = e.get("customer_id") or e.get("customer") or e.get("order_no") or e["document"]
+        c = out.setdefault(
+            key,
+            {
+                "customer_id": e.get("customer_id"),
+                "customer": e.get("customer"),
+                "email": e.get("customer_email"),
+                "phone": e.get("customer_phone"),
+                "ship_to": e.get("ship_to"),
+                "orders": [],
+                "quantity": ZERO,
+            },
+        )
+        c["quantity"] += e["quantity"]
+        if e.get("order_no") not in c["orders"]:
+            c["orders"].append(e.get("order_no"))
+    return list(out.values())
+
+
+def _on_hand(session: Session, batch_ids: list[int], serial_ids: list[int]) -> list[dict[str, Any]]:
+    rows = (
+        session.execute(
+            select(
+                Stock.variant_id,
+                Stock.location_id,
+                Stock.batch_id,
+                Batch.batch_number,
+                Stock.quantity,
+            )
+            .join(Batch, Batch.id == Stock.batch_id)
+            .where(Stock.batch_id.in_(batch_ids), Stock.quantity > 0)
+            .order_by(Stock.batch_id, Stock.location_id)
+        ).all()
+        if batch_ids
+        else []
+    )
+    out = [
+        {
+            "variant_id": r.variant_id,
+            "location_id": r.location_id,
+            "batch_id": r.batch_id,
+            "batch_number": r.batch_number,
+            "quantity": Decimal(r.quantity),
+            "serial_numbers": [],
+        }
+        for r in rows
+    ]
+    if serial_ids:
+        grouped: dict[tuple[int, int], dict[str, Any]] = {}
+        for s in session.execute(
+            select(Serial.variant_id, Serial.location_id, Serial.serial_number)
+            .where(Serial.id.in_(serial_ids), Serial.status.in_(("in_stock", "reserved")))
+            .order_by(Serial.serial_number)
+        ):
+            g = grouped.setdefault(
+                (s.variant_id, s.location_id),
+                {
+                    "variant_id": s.variant_id,
+                    "location_id": s.location_id,
+                    "batch_id": None,
+                    "batch_number": None,
+                    "quantity": ZERO,
+                    "serial_numbers": [],
+                },
+            )
+            g["quantity"] += 1
+            g["serial_numbers"].append(s.serial_number)
+        out += list(grouped.values())
+    return tracing.ctx.enrich_locations(session, out)
+
+
+def _category(reason: Any, origin: Any) -> Any:
+    """The reason, or for a revert the reason of the document it reverts."""
+    return case((reason == "revert", func.coalesce(origin, "revert")), else_=reason)
+
+
+def _origins() -> Any:
+    return (
+        select(
+            Movement.resource_type, Movement.resource_id, func.max(Movement.reason).label("reason")
+        )
+        .where(Movement.reason != "revert")
+        .group_by(Movement.resource_type, Movement.resource_id)
+        .subquery()
+    )
+
+
+def _balance_batches(session: Session, batch_ids: list[int]) -> list[dict[str, Any]]:
+    if not batch_ids:
+        return []
+    o = _origins()
+    cat = _category(Movement.reason, o.c.reason).label("cat")
+    pos = Movement.quantity > 0
+    rows = session.execute(
+        select(
+            Movement.batch_id,
+            cat,
+            pos.label("pos"),
+            func.sum(Movement.quantity).label("q"),
+        )
+        .outerjoin(
+            o,
+            and_(
+                o.c.resource_type == Movement.resource_type, o.c.resource_id == Movement.resource_id
+            ),
+        )
+        .where(Movement.batch_id.in_(batch_ids))
+        .group_by(Movement.batch_id, cat, pos)
+    ).all()
+    stock = dict(
+        session.execute(
+            select(Stock.batch_id, func.sum(Stock.quantity))
+            .where(Stock.batch_id.in_(batch_ids))
+            .group_by(Stock.batch_id)
+        ).all()
+    )
+    names = {
+        b.id: (b.batch_number, b.variant_id)
+        for b in session.scalars(select(Batch).where(Batch.id.in_(batch_ids)))
+    }
+    out = []
+    for bid in batch_ids:
+        flows = [(r.cat, bool(r.pos), Decimal(r.q)) for r in rows if r.batch_id == bid]
+        out.append(
+            _balance("batch", names[bid][0], names[bid][1], flows, Decimal(stock.get(bid) or 0))
+            | {"batch_id": bid}
+        )
+    return out
+
+
+def _balance_serials(session: Session, serial_ids: list[int]) -> list[dict[str, Any]]:
+    """Per product variant of the reached serials, in units."""
+    if not serial_ids:
+        return []
+    o = _origins()
+    st = SerialTransaction
+    cat = _category(st.reason, o.c.reason).label("cat")
+    pos = st.quantity_change > 0
+    rows = session.execute(
+        select(
+            Serial.variant_id,
+            cat,
+            pos.label("pos"),
+            func.sum(st.quantity_change).label("q"),
+        )
+        .join(Serial, Serial.id == st.serial_id)
+        .outerjoin(
+            o, and_(o.c.resource_type == st.resource_type, o.c.resource_id == st.resource_id)
+        )
+        .where(st.serial_id.in_(serial_ids), st.quantity_change != 0)
+        .group_by(Serial.variant_id, cat, pos)
+    ).all()
+    on_hand = dict(
+        session.execute(
+            select(Serial.variant_id, func.count())
+            .where(Serial.id.in_(serial_ids), Serial.status.in_(("in_stock", "reserved")))
+            .group_by(Serial.variant_id)
+        ).all()
+    )
+    variants = {r.variant_id for r in rows} | set(on_hand)
+    skus = dict(
+        session.execute(select(Variant.id, Variant.sku).where(Variant.id.in_(variants))).all()
+    )
+    return [
+        _balance(
+            "serials",
+            skus.get(vid),
+            vid,
+            [(r.cat, bool(r.pos), Decimal(r.q)) for r in rows if r.variant_id == vid],
+            Decimal(on_hand.get(vid, 0)),
+        )
+        for vid in sorted(variants)
+    ]
+
+
+def _balance(
+    kind: str, name: Any, variant_id: int, flows: list[tuple[str, bool, Decimal]], on_hand: Decimal
+) -> dict[str, Any]:
+    b = {
+        "received_or_produced": ZERO,
+        "consumed": ZERO,
+        "shipped": ZERO,
+        "adjusted_out": ZERO,
+        "other_out": ZERO,
+    }
+    for cat, positive, q in flows:
+        if cat in INFLOW or (cat == "adjustment" and positive):
+            b["received_or_produced"] += q
+        elif cat == "consumption":
+            b["consumed"] -= q
+        elif cat in ("delivery", "return"):
+            b["shipped"] -= q
+        elif cat == "adjustment":
+            b["adjusted_out"] -= q
+        else:  # transfers net to zero; tracking changes and the like
+            b["other_out"] -= q
+    accounted = b["consumed"] + b["shipped"] + on_hand + b["adjusted_out"] + b["other_out"]
+    return {
+        "kind": kind,
+        "name": name,
+        "variant_id": variant_id,
+        **b,
+        "on_hand": on_hand,
+        "balanced": abs(b["received_or_produced"] - accounted) < Decimal("1e-6"),
+        "difference": b["received_or_produced"] - accounted,
+    }
+
+
+SHIPMENT_COLUMNS = [
+    "customer",
+    "customer_email",
+    "customer_phone",
+    "ship_to",
+    "order_no",
+    "document",
+    "date",
+    "sku",
+    "batch_number",
+    "serial_numbers",
+    "quantity",
+    "location",
+]
+STOCK_COLUMNS = ["location", "sku", "batch_number", "serial_numbers", "quantity"]
+BALANCE_COLUMNS = [
+    "kind",
+    "name",
+    "received_or_produced",
+    "consumed",
+    "shipped",
+    "on_hand",
+    "adjusted_out",
+    "other_out",
+    "balanced",
+    "difference",
+]
+
+
+def tables(session: Session, r: dict[str, Any]) -> dict[str, list[list[Any]]]:
+    """The report as sheets of rows (header first): for CSV and XLSX alike."""
+    vids = {e["variant_id"] for e in r["shipments"] + r["on_hand"]}
+    bids = {e["batch_id"] for e in r["shipments"] if e.get("batch_id")}
+    skus = (
+        dict(session.execute(select(Variant.id, Variant.sku).where(Variant.id.in_(vids))).all())
+        if vids
+        else {}
+    )
+    lots = (
+        dict(session.execute(select(Batch.id, Batch.batch_number).where(Batch.id.in_(bids))).all())
+        if bids
+        else {}
+    )
+
+    def cell(e: dict[str, Any], col: str) -> Any:
+        if col == "sku":
+            return skus.get(e["variant_id"])
+        if col == "batch_number":
+            return e.get("batch_number") or lots.get(e.get("batch_id"))
+        if col == "serial_numbers":
+            return " ".join(e.get("serial_numbers") or [])
+        return e.get(col)
+
+    summary = [
+        ["summary", r["summary"]],
+        ["nothing_shipped", r["nothing_shipped"]],
+        ["balanced", r["balanced"]],
+        ["elapsed_ms", r["elapsed_ms"]],
+        ["generated_at", r["generated_at"]],
+    ]
+    return {
+        "Summary": summary,
+        "Shipments": [SHIPMENT_COLUMNS]
+        + [[cell(e, c) for c in SHIPMENT_COLUMNS] for e in r["shipments"]],
+        "On hand": [STOCK_COLUMNS] + [[cell(e, c) for c in STOCK_COLUMNS] for e in r["on_hand"]],
+        "Mass balance": [BALANCE_COLUMNS]
+        + [[b[c] for c in BALANCE_COLUMNS] for b in r["mass_balance"]],
+    }
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return float(v) if v != v.to_integral_value() else int(v)
+    if hasattr(v, "tzinfo") and getattr(v, "tzinfo", None) is not None:
+        return v.replace(tzinfo=None)
+    return v
+
+
+def to_csv(sheets: dict[str, list[list[Any]]]) -> str:
+    """One CSV: each sheet as a titled block, blank line between (opens in any spreadsheet)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    for title, rows in sheets.items():
+        w.writerow([f"# {title}"])
+        w.writerows([[_plain(v) for v in row] for row in rows])
+        w.writerow([])
+    return buf.getvalue()
+
+
+def to_xlsx(sheets: dict[str, list[list[Any]]]) -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for title, rows in sheets.items():
+        ws = wb.create_sheet(title)
+        for row in rows:
+            ws.append([_plain(v) for v in row])
+        ws.freeze_panes = "A2"
+        if len(rows) > 1 and title != "Summary":
+            ws.auto_filter.ref = ws.dimensions
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def find_starts(session: Session, numbers: list[str]) -> tuple[list[int], list[int]]:
+    """Batch numbers (any variant) or else serial numbers, as the CLI takes them."""
+    from tracelot.domain import errors
+
+    batch_ids: list[int] = []
+    serial_ids: list[int] = []
+    for n in numbers:
+        found = list(session.scalars(select(Batch.id).where(Batch.batch_number == n)))
+        if not found:
+            found_s = list(session.scalars(select(Serial.id).where(Serial.serial_number == n)))
+            if not found_s:
+                raise errors.refuse(
+                    errors.MISSING,
+                    f"No batch or serial number '{n}': check "
+                    "the spelling (numbers are case-sensitive).",
+                    path=n,
+                )
+            serial_ids += found_s
+        batch_ids += found
+    return batch_ids, serial_ids
+
+
+def render(session: Session, r: dict[str, Any], fmt: str) -> str | bytes:
+    """The report as JSON text, CSV text or XLSX bytes."""
+    if fmt == "json":
+        import json
+
+        return json.dumps(r, default=_json, indent=2)
+    sheets = tables(session, r)
+    return to_xlsx(sheets) if fmt == "xlsx" else to_csv(sheets)
+
+
+def _json(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return format(v.normalize(), "f")
+    return v.isoformat() if hasattr(v, "isoformat") else str(v)
