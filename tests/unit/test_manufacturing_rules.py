@@ -14,8 +14,10 @@ TODAY = date(2026, 6, 1)
 
 
 def stock(*batches):
-    return [mf.BatchStock(i + 1, f"L{i + 1}", D(q), exp, hold)
-            for i, (q, exp, hold) in enumerate(batches)]
+    return [
+        mf.BatchStock(i + 1, f"L{i + 1}", D(q), exp, hold)
+        for i, (q, exp, hold) in enumerate(batches)
+    ]
 
 
 def test_a_recipe_row_consumes_its_quantity_per_unit_times_the_completed_quantity():
@@ -41,8 +43,9 @@ def test_fefo_takes_the_earliest_expiry_first_and_spans_into_the_next():
 
 
 def test_fefo_never_proposes_expired_or_held_batches():
-    s = stock((4, date(2026, 5, 1), None), (4, date(2026, 6, 20), "mould"),
-              (4, date(2026, 8, 1), None))
+    s = stock(
+        (4, date(2026, 5, 1), None), (4, date(2026, 6, 20), "mould"), (4, date(2026, 8, 1), None)
+    )
     assert mf.allocate(D(3), [], s, TODAY) == [(3, D(3))]
     with pytest.raises(TracelotError) as exc:
         mf.allocate(D(5), [], s, TODAY)

@@ -32,8 +32,9 @@ def test_no_pattern_uses_the_default():
     assert numbering.series(None, date(2026, 1, 1)).number(1) == "SN-2026-000001"
 
 
-@pytest.mark.parametrize("pattern", ["SN-{YYYY}", "SN-{seq}-{seq}", "SN-{WEEK}-{seq}",
-                                     "SN-{seq:abc}"])
+@pytest.mark.parametrize(
+    "pattern", ["SN-{YYYY}", "SN-{seq}-{seq}", "SN-{WEEK}-{seq}", "SN-{seq:abc}"]
+)
 def test_a_pattern_without_exactly_one_valid_sequence_is_refused(pattern):
     assert numbering.problem(pattern)
     with pytest.raises(TracelotError) as exc:

@@ -20,8 +20,7 @@ def consumption(per_unit: Decimal, completed: Decimal) -> Decimal:
     return per_unit * completed
 
 
-def status_after(planned: Decimal, completed: Decimal, is_final: bool,
-                 before: str) -> str:
+def status_after(planned: Decimal, completed: Decimal, is_final: bool, before: str) -> str:
     """The MO status once ``completed`` units (in total) have been produced."""
     if is_final or (completed >= planned > 0):
         return "DONE"
@@ -54,13 +53,20 @@ def is_expired(b: BatchStock, today: date) -> bool:
 
 def fefo_order(stock: list[BatchStock]) -> list[BatchStock]:
     """First expired, first out; batches without expiry last, then by id."""
-    return sorted(stock, key=lambda b: (b.expiration_date is None,
-                                        b.expiration_date or date.max, b.batch_id))
+    return sorted(
+        stock, key=lambda b: (b.expiration_date is None, b.expiration_date or date.max, b.batch_id)
+    )
 
 
-def allocate(need: Decimal, picks: list[tuple[int, Decimal]], stock: list[BatchStock],
-             today: date, allow_expired: bool = False, path: str = "batch_transactions",
-             strict: bool = True) -> list[tuple[int, Decimal]]:
+def allocate(
+    need: Decimal,
+    picks: list[tuple[int, Decimal]],
+    stock: list[BatchStock],
+    today: date,
+    allow_expired: bool = False,
+    path: str = "batch_transactions",
+    strict: bool = True,
+) -> list[tuple[int, Decimal]]:
     """Which batches (and how much of each) cover ``need``.
 
     The explicit picks come first (refused when expired without
@@ -79,8 +85,9 @@ def allocate(need: Decimal, picks: list[tuple[int, Decimal]], stock: list[BatchS
         amount = min(qty, left) if strict else min(qty, left, b.quantity if b else Decimal(0))
         if amount <= 0:
             continue
-        _check_pick(b, batch_id, amount + taken.get(batch_id, Decimal(0)), today,
-                    allow_expired, path)
+        _check_pick(
+            b, batch_id, amount + taken.get(batch_id, Decimal(0)), today, allow_expired, path
+        )
         taken[batch_id] = taken.get(batch_id, Decimal(0)) + amount
         left -= amount
     for b in fefo_order(stock):
@@ -95,31 +102,59 @@ def allocate(need: Decimal, picks: list[tuple[int, Decimal]], stock: list[BatchS
         taken[b.batch_id] = taken.get(b.batch_id, Decimal(0)) + amount
         left -= amount
     if left > 0:
-        usable = sum((b.quantity for b in stock if not b.hold_reason
-                      and (allow_expired or not is_expired(b, today))), Decimal(0))
-        raise errors.refuse(errors.INSUFFICIENT_STOCK, f"Needs {_fmt(need)} but only "
-                            f"{_fmt(usable)} is in usable batches (not expired, not on hold): "
-                            "receive or produce more, or lower the quantity.", path=path)
+        usable = sum(
+            (
+                b.quantity
+                for b in stock
+                if not b.hold_reason and (allow_expired or not is_expired(b, today))
+            ),
+            Decimal(0),
+        )
+        raise errors.refuse(
+            errors.INSUFFICIENT_STOCK,
+            f"Needs {_fmt(need)} but only "
+            f"{_fmt(usable)} is in usable batches (not expired, not on hold): "
+            "receive or produce more, or lower the quantity.",
+            path=path,
+        )
     return [(bid, q) for bid, q in taken.items() if q > 0]
 
 
-def _check_pick(b: BatchStock | None, batch_id: int, amount: Decimal, today: date,
-                allow_expired: bool, path: str) -> None:
+def _check_pick(
+    b: BatchStock | None,
+    batch_id: int,
+    amount: Decimal,
+    today: date,
+    allow_expired: bool,
+    path: str,
+) -> None:
     if b is None or b.quantity < amount:
         held = b.quantity if b else Decimal(0)
         name = b.batch_number if b else str(batch_id)
-        raise errors.refuse(errors.NOT_IN_STOCK, f"Batch '{name}' holds {_fmt(held)} here; "
-                            f"cannot consume {_fmt(amount)}. Pick another batch as well.",
-                            path=path, batch_id=batch_id)
+        raise errors.refuse(
+            errors.NOT_IN_STOCK,
+            f"Batch '{name}' holds {_fmt(held)} here; "
+            f"cannot consume {_fmt(amount)}. Pick another batch as well.",
+            path=path,
+            batch_id=batch_id,
+        )
     if b.hold_reason:
-        raise errors.refuse(errors.ON_HOLD, f"Batch '{b.batch_number}' is on hold "
-                            f"({b.hold_reason}): release it or pick another batch.",
-                            path=path, batch_id=batch_id)
+        raise errors.refuse(
+            errors.ON_HOLD,
+            f"Batch '{b.batch_number}' is on hold "
+            f"({b.hold_reason}): release it or pick another batch.",
+            path=path,
+            batch_id=batch_id,
+        )
     if is_expired(b, today) and not allow_expired:
-        raise errors.refuse(errors.EXPIRED_BATCH, f"Batch '{b.batch_number}' expired on "
-                            f"{b.expiration_date}: pick another batch, or send "
-                            "allow_expired: true to use it anyway.", path=path,
-                            batch_id=batch_id)
+        raise errors.refuse(
+            errors.EXPIRED_BATCH,
+            f"Batch '{b.batch_number}' expired on "
+            f"{b.expiration_date}: pick another batch, or send "
+            "allow_expired: true to use it anyway.",
+            path=path,
+            batch_id=batch_id,
+        )
 
 
 def _fmt(q: Decimal) -> str:

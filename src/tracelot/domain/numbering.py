@@ -47,13 +47,18 @@ def problem(pattern: str) -> str | None:
     tokens = _TOKEN.findall(pattern)
     seqs = [t for t in tokens if t[0] == "seq"]
     if len(seqs) != 1:
-        return (f"Pattern '{pattern}' needs exactly one {{seq}} placeholder (e.g. "
-                "SN-{YYYY}-{seq:06}).")
-    unknown = [name for name, _ in tokens if name != "seq" and name not in _DATE_TOKENS
-               and name != "SKU"]
+        return (
+            f"Pattern '{pattern}' needs exactly one {{seq}} placeholder (e.g. "
+            "SN-{YYYY}-{seq:06})."
+        )
+    unknown = [
+        name for name, _ in tokens if name != "seq" and name not in _DATE_TOKENS and name != "SKU"
+    ]
     if unknown:
-        return (f"Pattern '{pattern}' has an unknown placeholder {{{unknown[0]}}}; use "
-                "{YYYY}, {YY}, {MM}, {DD}, {SKU} and {seq:0N}.")
+        return (
+            f"Pattern '{pattern}' has an unknown placeholder {{{unknown[0]}}}; use "
+            "{YYYY}, {YY}, {MM}, {DD}, {SKU} and {seq:0N}."
+        )
     if not _SEQ_SPEC.match(seqs[0][1]):
         return f"Pattern '{pattern}': write the sequence as {{seq}} or {{seq:06}}."
     return None
@@ -68,7 +73,7 @@ def series(pattern: str | None, when: date, sku: str | None = None) -> Series:
     out, width, prefix = [], 0, None
     pos = 0
     for m in _TOKEN.finditer(pattern):
-        out.append(pattern[pos:m.start()])
+        out.append(pattern[pos : m.start()])
         name, spec = m.group(1), m.group(2) or ""
         if name == "seq":
             prefix, out, width = "".join(out), [], int(spec or 0)

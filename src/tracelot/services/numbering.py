@@ -25,12 +25,18 @@ MAX_ROUNDS = 50
 
 def take(session: Session, key: str, count: int) -> int:
     """Reserve ``count`` consecutive numbers of ``key``; returns the first."""
-    session.execute(upsert(session, NumberCounter).values(key=key, value=0)
-                    .on_conflict_do_nothing(index_elements=["key"]))
+    session.execute(
+        upsert(session, NumberCounter)
+        .values(key=key, value=0)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
     last = session.execute(
-        update(NumberCounter).where(NumberCounter.key == key)
-        .values(value=NumberCounter.value + count).returning(NumberCounter.value)
-        .execution_options(synchronize_session=False)).scalar_one()
+        update(NumberCounter)
+        .where(NumberCounter.key == key)
+        .values(value=NumberCounter.value + count)
+        .returning(NumberCounter.value)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
     return int(last) - count + 1
 
 
@@ -50,7 +56,12 @@ def serial_numbers(session: Session, variant: Variant, count: int, when: date) -
         candidates = series.numbers(take(session, key, need), need)
         taken: set[str] = set()
         for part in chunks(candidates):
-            taken.update(session.scalars(select(Serial.serial_number).where(
-                Serial.item_id == variant.item_id, Serial.serial_number.in_(part))))
+            taken.update(
+                session.scalars(
+                    select(Serial.serial_number).where(
+                        Serial.item_id == variant.item_id, Serial.serial_number.in_(part)
+                    )
+                )
+            )
         out += [c for c in candidates if c not in taken]
     return out

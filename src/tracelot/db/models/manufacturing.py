@@ -52,7 +52,8 @@ class ManufacturingOrderRecipeRow(Timestamps, Base):
     __tablename__ = "manufacturing_order_recipe_rows"
     id: Mapped[int] = mapped_column(primary_key=True)
     manufacturing_order_id: Mapped[int] = mapped_column(
-        ForeignKey("manufacturing_orders.id"), index=True)
+        ForeignKey("manufacturing_orders.id"), index=True
+    )
     variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"))
     planned_quantity_per_unit: Mapped[Decimal]
     consumed_quantity: Mapped[Decimal] = mapped_column(default=Decimal(0))
@@ -64,7 +65,8 @@ class Production(Timestamps, Base):
     __tablename__ = "productions"
     id: Mapped[int] = mapped_column(primary_key=True)
     manufacturing_order_id: Mapped[int] = mapped_column(
-        ForeignKey("manufacturing_orders.id"), index=True)
+        ForeignKey("manufacturing_orders.id"), index=True
+    )
     completed_quantity: Mapped[Decimal]
     completed_date: Mapped[datetime]
     is_final: Mapped[bool] = mapped_column(default=False)
@@ -78,7 +80,8 @@ class ProductionIngredient(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     production_id: Mapped[int] = mapped_column(ForeignKey("productions.id"), index=True)
     recipe_row_id: Mapped[int | None] = mapped_column(
-        ForeignKey("manufacturing_order_recipe_rows.id"))
+        ForeignKey("manufacturing_order_recipe_rows.id")
+    )
     variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"))
     quantity: Mapped[Decimal]
 

@@ -35,8 +35,7 @@ class PurchaseOrder(Timestamps, Base):
 class PurchaseOrderRow(Timestamps, Base):
     __tablename__ = "purchase_order_rows"
     id: Mapped[int] = mapped_column(primary_key=True)
-    purchase_order_id: Mapped[int] = mapped_column(ForeignKey("purchase_orders.id"),
-                                                   index=True)
+    purchase_order_id: Mapped[int] = mapped_column(ForeignKey("purchase_orders.id"), index=True)
     variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"), index=True)
     quantity: Mapped[Decimal]
     received_quantity: Mapped[Decimal] = mapped_column(default=Decimal(0))
@@ -51,10 +50,10 @@ class PurchaseReceipt(Base):
 
     __tablename__ = "purchase_receipts"
     id: Mapped[int] = mapped_column(primary_key=True)
-    purchase_order_id: Mapped[int] = mapped_column(ForeignKey("purchase_orders.id"),
-                                                   index=True)
-    purchase_order_row_id: Mapped[int] = mapped_column(ForeignKey("purchase_order_rows.id"),
-                                                       index=True)
+    purchase_order_id: Mapped[int] = mapped_column(ForeignKey("purchase_orders.id"), index=True)
+    purchase_order_row_id: Mapped[int] = mapped_column(
+        ForeignKey("purchase_order_rows.id"), index=True
+    )
     quantity: Mapped[Decimal]
     received_date: Mapped[datetime] = mapped_column(default=utcnow)
     user: Mapped[str] = mapped_column(String(128))
