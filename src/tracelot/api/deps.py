@@ -63,7 +63,7 @@ class Page:
 
 
 def get_page(limit: Annotated[int, Query(ge=1, le=250)] = 50,
-             page: Annotated[int, Query(ge=1)] = 1) -> Page:
+             page: Annotated[int, Query(ge=1, le=1_000_000)] = 1) -> Page:
     return Page(limit, page)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tracelot.domain.errors import TracelotError
@@ -61,6 +62,24 @@ def install(app: FastAPI) -> None:
         first = details[0]["message"] if details else "Invalid request."
         return respond(422, f"{first}. Fix the field and send again.", "VALIDATION_FAILED",
                        details)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(_: Request, exc: Exception) -> JSONResponse:
+        return respond(422, "A number in the request is out of range: send ids and "
+                       "quantities the database can hold.", "VALIDATION_FAILED")
+
+    @app.exception_handler(IntegrityError)
+    async def _conflict(_: Request, exc: Exception) -> JSONResponse:
+        return respond(422, "The request conflicts with a record written at the same time "
+                       "(something that must be unique already exists); nothing was changed. "
+                       "Reload and try again.", "DUPLICATE")
+
+    @app.exception_handler(StatementError)
+    async def _statement(request: Request, exc: StatementError) -> JSONResponse:
+        if isinstance(exc.orig, OverflowError):
+            return await _out_of_range(request, exc)
+        return await _crash(request, exc)
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> JSONResponse:
