@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 09:50:31.045372
+Create Date: 2026-11-24 09:56:18.913008
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import tracelot.db.base
+import tracelot.db.base  # noqa: F401
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -102,6 +102,19 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("key", name=op.f("pk_number_counters")),
     )
     op.create_table(
+        "order_imports",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("external_id", sa.String(length=128), nullable=False),
+        sa.Column("external_name", sa.String(length=128), nullable=True),
+        sa.Column("sales_order_id", sa.Integer(), nullable=False),
+        sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_order_imports")),
+        sa.UniqueConstraint(
+            "channel", "external_id", name=op.f("uq_order_imports_channel_external_id")
+        ),
+    )
+    op.create_table(
         "suppliers",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
@@ -123,6 +136,30 @@ def upgrade() -> None:
     with op.batch_alter_table("suppliers", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_suppliers_name"), ["name"], unique=False)
 
+    op.create_table(
+        "users",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("username", sa.String(length=128), nullable=False),
+        sa.Column("password_hash", sa.String(length=255), nullable=False),
+        sa.Column("is_active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
+        sa.UniqueConstraint("username", name=op.f("uq_users_username")),
+    )
+    op.create_table(
+        "webhooks",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("url", sa.String(length=1024), nullable=False),
+        sa.Column("token", sa.String(length=128), nullable=False),
+        sa.Column("subscribed_events", sa.Text(), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhooks")),
+    )
     op.create_table(
         "customer_addresses",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -180,6 +217,48 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_purchase_orders_supplier_id"), ["supplier_id"], unique=False
         )
+
+    op.create_table(
+        "sales_orders",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("order_no", sa.String(length=64), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("location_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=24), nullable=False),
+        sa.Column("order_created_date", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("delivery_date", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("picked_date", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("customer_ref", sa.String(length=128), nullable=True),
+        sa.Column("additional_info", sa.Text(), nullable=True),
+        sa.Column("currency", sa.String(length=3), nullable=True),
+        sa.Column("ecommerce_order_type", sa.String(length=32), nullable=True),
+        sa.Column("ecommerce_store_name", sa.String(length=128), nullable=True),
+        sa.Column("ecommerce_order_id", sa.String(length=128), nullable=True),
+        sa.Column("store_sync", sa.String(length=16), nullable=True),
+        sa.Column("store_sync_note", sa.Text(), nullable=True),
+        sa.Column("tracing_status", sa.String(length=12), nullable=False),
+        sa.Column("missing_serial_numbers", sa.Integer(), nullable=False),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_sales_orders_customer_id_customers")
+        ),
+        sa.ForeignKeyConstraint(
+            ["location_id"], ["locations.id"], name=op.f("fk_sales_orders_location_id_locations")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sales_orders")),
+    )
+    with op.batch_alter_table("sales_orders", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sales_orders_customer_id"), ["customer_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_sales_orders_ecommerce_order_id"), ["ecommerce_order_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_sales_orders_order_no"), ["order_no"], unique=False)
+        batch_op.create_index("ix_sales_orders_status", ["status", "id"], unique=False)
+        batch_op.create_index("ix_sales_orders_tracing", ["tracing_status", "id"], unique=False)
 
     op.create_table(
         "stock_adjustments",
@@ -284,6 +363,32 @@ def upgrade() -> None:
         batch_op.create_index("ix_variants_item_sku", ["item_id", "sku"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_variants_registered_barcode"), ["registered_barcode"], unique=False
+        )
+
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("webhook_id", sa.Integer(), nullable=False),
+        sa.Column("event", sa.String(length=64), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("failed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_status", sa.Integer(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["webhook_id"], ["webhooks.id"], name=op.f("fk_webhook_deliveries_webhook_id_webhooks")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
+    )
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_webhook_deliveries_due", ["delivered_at", "next_attempt_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_webhook_deliveries_webhook_id"), ["webhook_id"], unique=False
         )
 
     op.create_table(
@@ -416,6 +521,78 @@ def upgrade() -> None:
             name=op.f("uq_recipe_rows_product_variant_id_ingredient_variant_id"),
         ),
     )
+    op.create_table(
+        "sales_order_fulfillments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("sales_order_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("picked_date", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("delivered_date", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("tracking_number", sa.String(length=128), nullable=True),
+        sa.Column("tracking_url", sa.String(length=512), nullable=True),
+        sa.Column("tracking_carrier", sa.String(length=128), nullable=True),
+        sa.Column("tracking_method", sa.String(length=128), nullable=True),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["sales_order_id"],
+            ["sales_orders.id"],
+            name=op.f("fk_sales_order_fulfillments_sales_order_id_sales_orders"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sales_order_fulfillments")),
+    )
+    with op.batch_alter_table("sales_order_fulfillments", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sales_order_fulfillments_sales_order_id"),
+            ["sales_order_id"],
+            unique=False,
+        )
+
+    op.create_table(
+        "sales_order_rows",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("sales_order_id", sa.Integer(), nullable=False),
+        sa.Column("variant_id", sa.Integer(), nullable=False),
+        sa.Column("quantity", sa.Numeric(precision=20, scale=6), nullable=False),
+        sa.Column("price_per_unit", sa.Numeric(precision=20, scale=6), nullable=True),
+        sa.Column("location_id", sa.Integer(), nullable=True),
+        sa.Column("fulfilment", sa.String(length=8), nullable=False),
+        sa.Column("linked_manufacturing_order_id", sa.Integer(), nullable=True),
+        sa.Column("tracing_status", sa.String(length=12), nullable=False),
+        sa.Column("traced_quantity", sa.Numeric(precision=20, scale=6), nullable=False),
+        sa.Column("missing_serial_numbers", sa.Integer(), nullable=False),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["location_id"],
+            ["locations.id"],
+            name=op.f("fk_sales_order_rows_location_id_locations"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["sales_order_id"],
+            ["sales_orders.id"],
+            name=op.f("fk_sales_order_rows_sales_order_id_sales_orders"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["variant_id"], ["variants.id"], name=op.f("fk_sales_order_rows_variant_id_variants")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sales_order_rows")),
+    )
+    with op.batch_alter_table("sales_order_rows", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sales_order_rows_linked_manufacturing_order_id"),
+            ["linked_manufacturing_order_id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_sales_order_rows_sales_order_id"), ["sales_order_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_sales_order_rows_variant_id"), ["variant_id"], unique=False
+        )
+
     op.create_table(
         "serials",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -708,6 +885,36 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "sales_order_fulfillment_rows",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("fulfillment_id", sa.Integer(), nullable=False),
+        sa.Column("sales_order_row_id", sa.Integer(), nullable=False),
+        sa.Column("quantity", sa.Numeric(precision=20, scale=6), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["fulfillment_id"],
+            ["sales_order_fulfillments.id"],
+            name=op.f("fk_sales_order_fulfillment_rows_fulfillment_id_sales_order_fulfillments"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["sales_order_row_id"],
+            ["sales_order_rows.id"],
+            name=op.f("fk_sales_order_fulfillment_rows_sales_order_row_id_sales_order_rows"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sales_order_fulfillment_rows")),
+    )
+    with op.batch_alter_table("sales_order_fulfillment_rows", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sales_order_fulfillment_rows_fulfillment_id"),
+            ["fulfillment_id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_sales_order_fulfillment_rows_sales_order_row_id"),
+            ["sales_order_row_id"],
+            unique=False,
+        )
+
+    op.create_table(
         "stock",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("variant_id", sa.Integer(), nullable=False),
@@ -844,6 +1051,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_stock_batch")
 
     op.drop_table("stock")
+    with op.batch_alter_table("sales_order_fulfillment_rows", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sales_order_fulfillment_rows_sales_order_row_id"))
+        batch_op.drop_index(batch_op.f("ix_sales_order_fulfillment_rows_fulfillment_id"))
+
+    op.drop_table("sales_order_fulfillment_rows")
     with op.batch_alter_table("purchase_receipts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_purchase_receipts_purchase_order_row_id"))
         batch_op.drop_index(batch_op.f("ix_purchase_receipts_purchase_order_id"))
@@ -890,6 +1102,16 @@ def downgrade() -> None:
         batch_op.drop_index("ix_serials_holder")
 
     op.drop_table("serials")
+    with op.batch_alter_table("sales_order_rows", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sales_order_rows_variant_id"))
+        batch_op.drop_index(batch_op.f("ix_sales_order_rows_sales_order_id"))
+        batch_op.drop_index(batch_op.f("ix_sales_order_rows_linked_manufacturing_order_id"))
+
+    op.drop_table("sales_order_rows")
+    with op.batch_alter_table("sales_order_fulfillments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sales_order_fulfillments_sales_order_id"))
+
+    op.drop_table("sales_order_fulfillments")
     op.drop_table("recipe_rows")
     with op.batch_alter_table("purchase_order_rows", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_purchase_order_rows_variant_id"))
@@ -907,6 +1129,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_batches_number")
 
     op.drop_table("batches")
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_webhook_id"))
+        batch_op.drop_index("ix_webhook_deliveries_due")
+
+    op.drop_table("webhook_deliveries")
     with op.batch_alter_table("variants", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_variants_registered_barcode"))
         batch_op.drop_index("ix_variants_item_sku")
@@ -927,6 +1154,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_stock_adjustments_location_id"))
 
     op.drop_table("stock_adjustments")
+    with op.batch_alter_table("sales_orders", schema=None) as batch_op:
+        batch_op.drop_index("ix_sales_orders_tracing")
+        batch_op.drop_index("ix_sales_orders_status")
+        batch_op.drop_index(batch_op.f("ix_sales_orders_order_no"))
+        batch_op.drop_index(batch_op.f("ix_sales_orders_ecommerce_order_id"))
+        batch_op.drop_index(batch_op.f("ix_sales_orders_customer_id"))
+
+    op.drop_table("sales_orders")
     with op.batch_alter_table("purchase_orders", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_purchase_orders_supplier_id"))
         batch_op.drop_index(batch_op.f("ix_purchase_orders_order_no"))
@@ -936,10 +1171,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_customer_addresses_customer_id"))
 
     op.drop_table("customer_addresses")
+    op.drop_table("webhooks")
+    op.drop_table("users")
     with op.batch_alter_table("suppliers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_suppliers_name"))
 
     op.drop_table("suppliers")
+    op.drop_table("order_imports")
     op.drop_table("number_counters")
     op.drop_table("locations")
     op.drop_table("items")

@@ -1,0 +1,530 @@
+"""Packing and delivering sales orders, and reverting them with new movements.
+
+PACKED and DELIVERED fulfilments both take stock out (reason ``delivery``,
+resource ``SalesOrderFulfillmentRow``). A serial row ships the serials named
+(held by this row: confirmed; free: assigned now; held elsewhere: refused),
+else the row's held, unshipped serials; fewer serials than the quantity is
+allowed and counted in ``missing_serial_numbers`` (those units stay on hand
+until their serials are named, because which unit left is not known). A
+batch row ships the batches named, else its picks, else first-expired-first-out.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from tracelot.db.base import utcnow
+from tracelot.db.models import (
+    BatchPick,
+    Movement,
+    OrderImport,
+    SalesOrder,
+    SalesOrderFulfillment,
+    SalesOrderFulfillmentRow,
+    SalesOrderRow,
+    Serial,
+    SerialTransaction,
+    Variant,
+)
+from tracelot.domain import errors
+from tracelot.domain import sales as rules
+from tracelot.services import batches, holds, ledger, picking, sales, serials, webhooks
+from tracelot.services.common import apply, get
+
+HEADER_FIELDS = {
+    "picked_date",
+    "tracking_number",
+    "tracking_url",
+    "tracking_carrier",
+    "tracking_method",
+}
+
+
+def create(session: Session, data: dict[str, Any], actor: str) -> SalesOrderFulfillment:
+    order = get(
+        session, SalesOrder, data.get("sales_order_id"), "Sales order", path="sales_order_id"
+    )
+    status = data.get("status") or "DELIVERED"
+    if status not in rules.FULFILMENT_STATUSES:
+        raise errors.refuse(
+            errors.VALIDATION_FAILED, "A fulfilment is PACKED or DELIVERED.", path="status"
+        )
+    rows = data.get("sales_order_fulfillment_rows") or []
+    if not rows:
+        raise errors.refuse(
+            errors.VALIDATION_FAILED,
+            "Name the rows to ship in sales_order_fulfillment_rows.",
+            path="sales_order_fulfillment_rows",
+        )
+    f = SalesOrderFulfillment(
+        sales_order_id=order.id,
+        status=status,
+        delivered_date=utcnow() if status == "DELIVERED" else None,
+    )
+    apply(f, {k: v for k, v in data.items() if v is not None}, HEADER_FIELDS)
+    f.picked_date = f.picked_date or utcnow()
+    session.add(f)
+    session.flush()
+    seen: set[int] = set()
+    for i, r in enumerate(rows):
+        _ship_row(
+            session,
+            order,
+            f,
+            r,
+            f"sales_order_fulfillment_rows[{i}]",
+            actor,
+            seen,
+            bool(data.get("allow_expired")),
+        )
+    sales.refresh(session, order)
+    webhooks.emit(session, f"sales_order.{status.lower()}", "sales_order", order.id, order.status)
+    return f
+
+
+def _ship_row(
+    session: Session,
+    order: SalesOrder,
+    f: SalesOrderFulfillment,
+    r: dict[str, Any],
+    path: str,
+    actor: str,
+    seen: set[int],
+    allow_expired: bool,
+) -> None:
+    row = get(
+        session,
+        SalesOrderRow,
+        _int(r.get("sales_order_row_id")),
+        "Sales order row",
+        path=f"{path}.sales_order_row_id",
+    )
+    if row.sales_order_id != order.id or row.deleted_at is not None or row.id in seen:
+        raise errors.refuse(
+            errors.VALIDATION_FAILED,
+            f"Row {row.id} is not a row of sales order {order.order_no} (or is named twice).",
+            path=f"{path}.sales_order_row_id",
+        )
+    seen.add(row.id)
+    ship = sales.shipping(session, [row])[row.id]
+    qty = (
+        Decimal(str(r["quantity"]))
+        if r.get("quantity") is not None
+        else row.quantity - ship.shipped
+    )
+    rules.check_ship(ship, qty, f"{path}.quantity")
+    frow = SalesOrderFulfillmentRow(fulfillment_id=f.id, sales_order_row_id=row.id, quantity=qty)
+    session.add(frow)
+    session.flush()
+    variant = session.get(Variant, row.variant_id)
+    assert variant is not None
+    tracking = variant.item.tracking
+    if tracking == "serial":
+        _ship_serials(session, order, row, frow, variant, r, path, actor)
+    elif tracking == "batch":
+        _ship_batches(session, order, row, frow, r, path, actor, allow_expired)
+    else:
+        ledger.post(
+            session,
+            sales.delivery_doc(order, frow.id, actor),
+            [ledger.Change(row.variant_id, sales.row_location(session, row), -qty)],
+        )
+
+
+def _ship_serials(
+    session: Session,
+    order: SalesOrder,
+    row: SalesOrderRow,
+    frow: SalesOrderFulfillmentRow,
+    variant: Variant,
+    r: dict[str, Any],
+    path: str,
+    actor: str,
+) -> None:
+    if frow.quantity != frow.quantity.to_integral_value():
+        raise errors.refuse(
+            errors.VALIDATION_FAILED,
+            "Serial-tracked items ship whole units.",
+            path=f"{path}.quantity",
+        )
+    spath = f"{path}.serial_numbers"
+    ids = [_int(i) for i in r.get("serial_numbers") or []]
+    ids += [
+        _int(t["serial_number_id"])
+        for t in r.get("traceability") or []
+        if t.get("serial_number_id")
+    ]
+    if r.get("serial_number_strings"):
+        ids += serials.find(
+            session, variant.item_id, serials.expand_entries(r["serial_number_strings"]), spath
+        )
+    ids = list(dict.fromkeys(ids))
+    if len(ids) > frow.quantity:
+        raise errors.refuse(
+            errors.QUANTITY_EXCEEDED,
+            f"{len(ids)} serial numbers for "
+            f"{int(frow.quantity)} unit(s): send at most {int(frow.quantity)}.",
+            path=spath,
+        )
+    if ids:
+        serials.of_variant(session, variant.id, ids, spath)
+        rows = session.execute(
+            select(
+                Serial.id, Serial.serial_number, Serial.status, Serial.holder_type, Serial.holder_id
+            ).where(Serial.id.in_(ids))
+        ).all()
+        mine = {s.id for s in rows if s.holder_type == sales.ROW and s.holder_id == row.id}
+        shipped = [s for s in rows if s.id in mine and s.status != "reserved"]
+        if shipped:
+            raise errors.refuse(
+                errors.NOT_IN_STOCK,
+                f"Serial number '{shipped[0].serial_number}'"
+                " has already been shipped on this order.",
+                path=spath,
+            )
+        free = [i for i in ids if i not in mine]
+        if free:
+            sales.assign_serials(session, row, free, actor, path=spath, join=False)
+    else:
+        ids = list(
+            session.scalars(
+                select(Serial.id)
+                .where(
+                    Serial.holder_type == sales.ROW,
+                    Serial.holder_id == row.id,
+                    Serial.status == "reserved",
+                )
+                .order_by(Serial.serial_number)
+                .limit(int(frow.quantity))
+            )
+        )
+    if ids:
+        sales.ship_serials(session, order, row, frow.id, ids, actor)
+
+
+def _ship_batches(
+    session: Session,
+    order: SalesOrder,
+    row: SalesOrderRow,
+    frow: SalesOrderFulfillmentRow,
+    r: dict[str, Any],
+    path: str,
+    actor: str,
+    allow_expired: bool,
+) -> None:
+    bpath = f"{path}.batch_transactions"
+    named = (
+        [t for t in r.get("traceability") or [] if t.get("batch_id")]
+        or r.get("batch_transactions")
+        or []
+    )
+    loc = sales.row_location(session, row)
+    alloc: dict[int, Decimal] = defaultdict(Decimal)
+    if named:
+        for j, t in enumerate(named):
+            b = batches.of_variant(
+                session, _int(t["batch_id"]), row.variant_id, f"{bpath}[{j}].batch_id"
+            )
+            sales.check_batch(b, allow_expired, f"{bpath}[{j}].batch_id")
+            alloc[b.id] += Decimal(str(t.get("quantity") or 0))
+    else:
+        alloc.update(_from_picks(session, row, frow.quantity))
+        left = frow.quantity - sum(alloc.values(), Decimal(0))
+        if left > 0:
+            proposal = picking.propose_batches(
+                session, row.variant_id, loc, left, exclude=dict(alloc)
+            )
+            for p in proposal.picks:
+                alloc[p.batch_id] += p.quantity
+    total = sum(alloc.values(), Decimal(0))
+    if total != frow.quantity:
+        raise errors.refuse(
+            errors.QUANTITY_MISMATCH,
+            f"Batches cover {total} of the "
+            f"{frow.quantity} to ship: name batches (batch_transactions) that "
+            "cover it, or receive stock first.",
+            path=bpath,
+        )
+    holds.check_not_on_hold(session, list(alloc), (), bpath)
+    ledger.post(
+        session,
+        sales.delivery_doc(order, frow.id, actor),
+        [ledger.Change(row.variant_id, loc, -q, bid) for bid, q in alloc.items() if q > 0],
+    )
+    picked = dict(
+        session.execute(
+            select(BatchPick.batch_id, BatchPick.quantity).where(
+                BatchPick.resource_type == sales.ROW, BatchPick.resource_id == row.id
+            )
+        ).all()
+    )
+    shipped = _shipped_batches(session, row)
+    for bid in alloc:
+        if shipped.get(bid, Decimal(0)) > picked.get(bid, Decimal(0)):
+            sales.add_batch_pick(session, row, bid, shipped[bid] - picked.get(bid, Decimal(0)))
+
+
+def _from_picks(session: Session, row: SalesOrderRow, qty: Decimal) -> dict[int, Decimal]:
+    """The row's batch picks not shipped yet, in pick order, up to ``qty``."""
+    shipped = _shipped_batches(session, row)
+    out: dict[int, Decimal] = {}
+    for p in session.scalars(
+        select(BatchPick)
+        .where(BatchPick.resource_type == sales.ROW, BatchPick.resource_id == row.id)
+        .order_by(BatchPick.id)
+    ):
+        free = p.quantity - shipped.get(p.batch_id, Decimal(0))  # type: ignore[arg-type]
+        take = min(free, qty - sum(out.values(), Decimal(0)))
+        if take > 0 and p.batch_id:
+            out[p.batch_id] = take
+    return out
+
+
+def _shipped_batches(session: Session, row: SalesOrderRow) -> dict[int, Decimal]:
+    """Net quantity per batch the row's live fulfilment rows have taken out."""
+    frows = (
+        select(SalesOrderFulfillmentRow.id)
+        .join(
+            SalesOrderFulfillment,
+            SalesOrderFulfillment.id == SalesOrderFulfillmentRow.fulfillment_id,
+        )
+        .where(
+            SalesOrderFulfillmentRow.sales_order_row_id == row.id,
+            SalesOrderFulfillment.deleted_at.is_(None),
+        )
+    )
+    return {
+        bid: -Decimal(q)
+        for bid, q in session.execute(
+            select(Movement.batch_id, func.sum(Movement.quantity))
+            .where(
+                Movement.resource_type == sales.FROW,
+                Movement.resource_id.in_(frows),
+                Movement.batch_id.is_not(None),
+            )
+            .group_by(Movement.batch_id)
+        ).all()
+    }
+
+
+def _int(value: Any) -> int:
+    """Katana types some ids as numbers: accept 12.0."""
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        raise errors.refuse(
+            errors.VALIDATION_FAILED, f"'{value}' is not an id.", path="id"
+        ) from None
+
+
+# --- changing and reverting ----------------------------------------------------------------------
+
+
+def update_fulfillment(
+    session: Session, f: SalesOrderFulfillment, data: dict[str, Any], actor: str
+) -> SalesOrderFulfillment:
+    """Header fields; PACKED -> DELIVERED delivers, DELIVERED -> PACKED steps back."""
+    order = session.get(SalesOrder, f.sales_order_id)
+    assert order is not None
+    apply(f, data, HEADER_FIELDS)
+    status = data.get("status")
+    if status and status != f.status:
+        if status not in rules.FULFILMENT_STATUSES:
+            raise errors.refuse(
+                errors.VALIDATION_FAILED, "status is PACKED or DELIVERED.", path="status"
+            )
+        f.status = status
+        f.delivered_date = utcnow() if status == "DELIVERED" else None
+        if status == "PACKED":
+            mark_local_revert(session, order)
+    f.updated_at = utcnow()
+    session.flush()
+    sales.refresh(session, order)
+    if status:
+        webhooks.emit(
+            session, f"sales_order.{f.status.lower()}", "sales_order", order.id, order.status
+        )
+    return f
+
+
+def delete_fulfillment(session: Session, f: SalesOrderFulfillment, actor: str) -> None:
+    """The full revert: units, batches and serials return with new movements (``revert``)."""
+    order = session.get(SalesOrder, f.sales_order_id)
+    assert order is not None
+    frow_ids = list(
+        session.scalars(
+            select(SalesOrderFulfillmentRow.id).where(
+                SalesOrderFulfillmentRow.fulfillment_id == f.id
+            )
+        )
+    )
+    nets = session.execute(
+        select(
+            Movement.resource_id,
+            Movement.variant_id,
+            Movement.location_id,
+            Movement.batch_id,
+            func.sum(Movement.quantity).label("q"),
+        )
+        .where(Movement.resource_type == sales.FROW, Movement.resource_id.in_(frow_ids))
+        .group_by(
+            Movement.resource_id, Movement.variant_id, Movement.location_id, Movement.batch_id
+        )
+    ).all()
+    out_serials = _shipped_serials(session, frow_ids)
+    for n in nets:
+        if n.q == 0:
+            continue
+        ids = out_serials.get(n.resource_id, []) if n.batch_id is None else []
+        ledger.post(
+            session,
+            sales.delivery_doc(order, n.resource_id, actor, "revert"),
+            [ledger.Change(n.variant_id, n.location_id, -Decimal(n.q), n.batch_id, ids)],
+        )
+    session.execute(
+        update(SerialTransaction)
+        .where(
+            SerialTransaction.resource_type == sales.FROW,
+            SerialTransaction.resource_id.in_(frow_ids),
+        )
+        .values(is_active=False)
+        .execution_options(synchronize_session=False)
+    )
+    f.deleted_at = utcnow()
+    session.flush()
+    mark_local_revert(session, order)
+    sales.refresh(session, order)
+    if not _imported(session, order):
+        webhooks.emit(session, "sales_order.updated", "sales_order", order.id, order.status)
+
+
+def _shipped_serials(session: Session, frow_ids: list[int]) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = defaultdict(list)
+    for frid, sid in session.execute(
+        select(SerialTransaction.resource_id, SerialTransaction.serial_id)
+        .where(
+            SerialTransaction.resource_type == sales.FROW,
+            SerialTransaction.resource_id.in_(frow_ids),
+            SerialTransaction.is_active.is_(True),
+        )
+        .group_by(SerialTransaction.resource_id, SerialTransaction.serial_id)
+        .having(func.sum(SerialTransaction.quantity_change) < 0)
+    ):
+        out[frid].append(sid)
+    return out
+
+
+def _imported(session: Session, order: SalesOrder) -> bool:
+    return (
+        bool(order.ecommerce_order_id)
+        or session.scalar(select(func.count()).where(OrderImport.sales_order_id == order.id)) > 0
+    )  # type: ignore[operator]
+
+
+def mark_local_revert(session: Session, order: SalesOrder) -> None:
+    """An imported order changed here: the store was not told (and never will be by us)."""
+    if _imported(session, order):
+        order.store_sync = "local_only"
+        order.store_sync_note = (
+            f"Reverted locally on {utcnow():%Y-%m-%d %H:%M} UTC; the "
+            "store still shows its own status."
+        )
+
+
+def revert(
+    session: Session, order: SalesOrder, actor: str, to_status: str = "NOT_SHIPPED"
+) -> SalesOrder:
+    """Step the order back: to PACKED (deliveries become packings) or NOT_SHIPPED (all undone)."""
+    live = sales._live_fulfilments(session, order.id)
+    if not live:
+        raise errors.refuse(
+            errors.VALIDATION_FAILED,
+            f"Sales order {order.order_no} has nothing to revert: it is not packed or delivered.",
+            path="id",
+        )
+    if to_status == "PACKED":
+        for f in live:
+            if f.status == "DELIVERED":
+                f.status, f.delivered_date, f.updated_at = "PACKED", None, utcnow()
+        session.flush()
+        mark_local_revert(session, order)
+        sales.refresh(session, order)
+    elif to_status == "NOT_SHIPPED":
+        for f in reversed(live):
+            delete_fulfillment(session, f, actor)
+    else:
+        raise errors.refuse(
+            errors.VALIDATION_FAILED, "Revert to PACKED or NOT_SHIPPED.", path="status"
+        )
+    return order
+
+
+def deliver(session: Session, order: SalesOrder, actor: str) -> SalesOrder:
+    """Deliver everything: PACKED fulfilments become DELIVERED, the rest ships now."""
+    for f in sales._live_fulfilments(session, order.id):
+        if f.status == "PACKED":
+            f.status, f.delivered_date, f.updated_at = "DELIVERED", utcnow(), utcnow()
+    session.flush()
+    rows = sales.live_rows(session, order.id)
+    ship = sales.shipping(session, rows)
+    left = [
+        {"sales_order_row_id": r.id, "quantity": r.quantity - ship[r.id].shipped}
+        for r in rows
+        if r.quantity > ship[r.id].shipped
+    ]
+    if left:
+        create(
+            session,
+            {
+                "sales_order_id": order.id,
+                "status": "DELIVERED",
+                "sales_order_fulfillment_rows": left,
+            },
+            actor,
+        )
+    sales.refresh(session, order)
+    webhooks.emit(session, "sales_order.delivered", "sales_order", order.id, order.status)
+    return order
+
+
+def revert_assign_deliver(
+    session: Session, order: SalesOrder, rows: list[dict[str, Any]], actor: str
+) -> SalesOrder:
+    """The warning's one confirmed step: revert to PACKED, assign, deliver again."""
+    revert(session, order, actor, "PACKED")
+    for i, r in enumerate(rows):
+        path = f"rows[{i}]"
+        row = get(
+            session,
+            SalesOrderRow,
+            _int(r.get("sales_order_row_id")),
+            "Sales order row",
+            path=f"{path}.sales_order_row_id",
+        )
+        if row.sales_order_id != order.id:
+            raise errors.refuse(
+                errors.VALIDATION_FAILED,
+                f"Row {row.id} is not a row of order {order.order_no}.",
+                path=f"{path}.sales_order_row_id",
+            )
+        ids = [_int(i) for i in r.get("serial_numbers") or []]
+        if r.get("serial_number_strings"):
+            variant = session.get(Variant, row.variant_id)
+            ids += serials.find(
+                session,
+                variant.item_id,  # type: ignore[union-attr]
+                serials.expand_entries(r["serial_number_strings"]),
+                f"{path}.serial_number_strings",
+            )
+        if ids:
+            sales.assign_serials(session, row, ids, actor, path=f"{path}.serial_numbers")
+        if r.get("batch_transactions"):
+            sales.set_batch_picks(
+                session, row, r["batch_transactions"], actor, path=f"{path}.batch_transactions"
+            )
+    return deliver(session, order, actor)
