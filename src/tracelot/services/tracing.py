@@ -197,7 +197,7 @@ def reach(session: Session, start: list[Node], direction: str) -> Any:
         for n in start
     ]
     seed = seeds[0].union_all(*seeds[1:]) if len(seeds) > 1 else seeds[0]
-    tree = seed.cte("tree", recursive=True)
+    tree = seed.cte(f"tree_{direction}", recursive=True)
     if direction == "forward":
         here_b, here_s, next_b, next_s = (
             g.c.input_batch_id,
@@ -222,7 +222,7 @@ def reach(session: Session, start: list[Node], direction: str) -> Any:
         select(tree.c.batch_id, tree.c.serial_id, func.min(tree.c.level).label("level")).group_by(
             tree.c.batch_id, tree.c.serial_id
         )
-    ).subquery("reached")
+    ).subquery(f"reached_{direction}")
 
 
 def trace(session: Session, start: list[Node], direction: str) -> Trace:

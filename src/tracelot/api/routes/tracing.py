@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field
 
 from tracelot.api import out
 from tracelot.api.deps import Db, allow_filters
 from tracelot.api.schemas import In
-from tracelot.api.serialize import clean, dec, iso
+from tracelot.api.serialize import clean, dec, iso, parse_datetime
 from tracelot.db.models import Serial
+from tracelot.domain import errors
 from tracelot.services import holds, recall, tracing
+from tracelot.standards import epcis
 
 router = APIRouter(tags=["traceability"])
 
@@ -132,6 +135,21 @@ def recall_report(
         media_type=media,
         headers={"Content-Disposition": f'attachment; filename="recall.{format}"'},
     )
+
+
+@router.get("/epcis/events", dependencies=[allow_filters("from", "to", "batch")])
+def epcis_events(
+    request: Request, db: Db, batch: Annotated[list[str] | None, Query()] = None
+) -> Response:
+    """EPCIS 2.0 JSON-LD document of receipts, productions and shipments in the range."""
+    params = request.query_params
+    start = parse_datetime(params["from"], "from") if "from" in params else None
+    end = parse_datetime(params["to"], "to") if "to" in params else None
+    batch_ids = recall.find_starts(db, batch)[0] if batch else None
+    if batch and not batch_ids:
+        raise errors.refuse(errors.MISSING, "batch names no batch number.", path="batch")
+    doc = epcis.document(db, start, end, batch_ids)
+    return Response(json.dumps(doc), media_type="application/ld+json")
 
 
 def _deep(v: Any) -> Any:
