@@ -40,8 +40,12 @@ from support.live_server import live_server
 def server():
     with live_server() as srv:
         import httpx
-        r = httpx.post(f"{srv.base_url}/v1/locations", json={"name": "Main"},
-                       headers={"Authorization": f"Bearer {srv.token}"})
+
+        r = httpx.post(
+            f"{srv.base_url}/v1/locations",
+            json={"name": "Main"},
+            headers={"Authorization": f"Bearer {srv.token}"},
+        )
         assert r.status_code == 200
         yield srv
 
@@ -56,19 +60,40 @@ def _ok(response, model_name: str | None = None):  # type: ignore[no-untyped-def
 
 
 async def _scenario(base_url: str, token: str) -> None:
-    async with KatanaClient(api_key=token, base_url=f"{base_url}/v1", max_retries=0,
-                            requests_per_minute=None) as client:
+    async with KatanaClient(
+        api_key=token, base_url=f"{base_url}/v1", max_retries=0, requests_per_minute=None
+    ) as client:
         locations = _ok(await get_all_locations.asyncio_detailed(client=client))
         loc_id = locations.data[0].id
         _ok(await get_location.asyncio_detailed(client=client, id=loc_id), "Location")
 
-        serial = _ok(await create_product.asyncio_detailed(client=client, body=CreateProductRequest.from_dict({
-            "name": "Grinder", "serial_tracked": True, "variants": [{"sku": "GR-1"}]})), "Product")
-        batch_item = _ok(await create_product.asyncio_detailed(client=client, body=CreateProductRequest.from_dict({
-            "name": "Beans", "batch_tracked": True, "variants": [{"sku": "BN-1"}]})), "Product")
+        serial = _ok(
+            await create_product.asyncio_detailed(
+                client=client,
+                body=CreateProductRequest.from_dict(
+                    {"name": "Grinder", "serial_tracked": True, "variants": [{"sku": "GR-1"}]}
+                ),
+            ),
+            "Product",
+        )
+        batch_item = _ok(
+            await create_product.asyncio_detailed(
+                client=client,
+                body=CreateProductRequest.from_dict(
+                    {"name": "Beans", "batch_tracked": True, "variants": [{"sku": "BN-1"}]}
+                ),
+            ),
+            "Product",
+        )
         assert serial.serial_tracked is True and batch_item.batch_tracked is True
-        extra = _ok(await create_variant.asyncio_detailed(client=client, body=CreateVariantRequest.from_dict({
-            "product_id": batch_item.id, "sku": "BN-2", "sales_price": 12.5})))
+        extra = _ok(
+            await create_variant.asyncio_detailed(
+                client=client,
+                body=CreateVariantRequest.from_dict(
+                    {"product_id": batch_item.id, "sku": "BN-2", "sales_price": 12.5}
+                ),
+            )
+        )
         _ok(await get_variant.asyncio_detailed(client=client, id=extra.id))
         variants = _ok(await get_all_variants.asyncio_detailed(client=client))
         assert {v.sku for v in variants.data} >= {"GR-1", "BN-1", "BN-2"}
@@ -76,20 +101,52 @@ async def _scenario(base_url: str, token: str) -> None:
         _ok(await get_all_products.asyncio_detailed(client=client))
 
         bean_variant = batch_item.variants[0].id
-        batch = _ok(await create_batch.asyncio_detailed(client=client, body=Batch.from_dict({
-            "batch_number": "LOT-1", "variant_id": bean_variant,
-            "expiration_date": "2027-06-30T00:00:00.000Z"})))
+        batch = _ok(
+            await create_batch.asyncio_detailed(
+                client=client,
+                body=Batch.from_dict(
+                    {
+                        "batch_number": "LOT-1",
+                        "variant_id": bean_variant,
+                        "expiration_date": "2027-06-30T00:00:00.000Z",
+                    }
+                ),
+            )
+        )
         grinder_variant = serial.variants[0].id
-        adjustment = _ok(await create_stock_adjustment.asyncio_detailed(client=client, body=CreateStockAdjustmentRequest.from_dict({
-            "location_id": loc_id, "stock_adjustment_rows": [
-                {"variant_id": bean_variant, "quantity": 10,
-                 "batch_transactions": [{"batch_id": batch.id, "quantity": 10}]},
-                {"variant_id": grinder_variant, "quantity": 2}]})))
-        serial_row = next(r for r in adjustment.stock_adjustment_rows
-                          if r.variant_id == grinder_variant)
-        links = _ok(await create_serial_numbers.asyncio_detailed(client=client, body=CreateSerialNumbersRequest.from_dict({
-            "resource_id": serial_row.id, "resource_type": "StockAdjustmentRow",
-            "serial_numbers": ["GR-0001", "GR-0002"]})))
+        adjustment = _ok(
+            await create_stock_adjustment.asyncio_detailed(
+                client=client,
+                body=CreateStockAdjustmentRequest.from_dict(
+                    {
+                        "location_id": loc_id,
+                        "stock_adjustment_rows": [
+                            {
+                                "variant_id": bean_variant,
+                                "quantity": 10,
+                                "batch_transactions": [{"batch_id": batch.id, "quantity": 10}],
+                            },
+                            {"variant_id": grinder_variant, "quantity": 2},
+                        ],
+                    }
+                ),
+            )
+        )
+        serial_row = next(
+            r for r in adjustment.stock_adjustment_rows if r.variant_id == grinder_variant
+        )
+        links = _ok(
+            await create_serial_numbers.asyncio_detailed(
+                client=client,
+                body=CreateSerialNumbersRequest.from_dict(
+                    {
+                        "resource_id": serial_row.id,
+                        "resource_type": "StockAdjustmentRow",
+                        "serial_numbers": ["GR-0001", "GR-0002"],
+                    }
+                ),
+            )
+        )
         assert len(links.successful) == 2 and links.failed == []
 
         stocks = _ok(await get_batch_stock.asyncio_detailed(client=client))

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-T = TypeVar("T")
 CHUNK = 5000  # parameters per IN list: far under SQLite's and psycopg's limits
 
 
@@ -19,7 +18,7 @@ def upsert(session: Session, table: Any) -> Any:
     return sqlite.insert(table)
 
 
-def chunks(values: Sequence[T] | Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+def chunks[T](values: Sequence[T] | Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
     batch: list[T] = []
     for v in values:
         batch.append(v)

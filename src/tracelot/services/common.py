@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -10,11 +10,9 @@ from sqlalchemy.orm import Session
 from tracelot.db.models import Location
 from tracelot.domain import errors
 
-T = TypeVar("T")
 
-
-def get(session: Session, model: type[T], ident: Any, what: str | None = None,
-        *, path: str | None = None) -> T:
+def get[T](session: Session, model: type[T], ident: Any, what: str | None = None,
+           *, path: str | None = None) -> T:
     """Fetch by id; a missing (or soft-deleted) id is 404, or 422 when it sits in a body."""
     obj = session.get(model, int(ident)) if ident is not None else None
     if obj is None or getattr(obj, "deleted_at", None) is not None:

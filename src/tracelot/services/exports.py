@@ -41,13 +41,13 @@ def tracking_rows(session: Session, item: Item) -> Iterator[dict[str, object]]:
     stock = session.execute(select(Stock.batch_id, Stock.location_id, Stock.quantity)
                             .where(Stock.batch_id.in_([b.id for b in batches]))).all()
     for b in batches:
-        held = [s for s in stock if s.batch_id == b.id and s.quantity] or [None]
-        for s in held:
+        held = [(r.location_id, r.quantity) for r in stock if r.batch_id == b.id and r.quantity]
+        for location_id, quantity in held or [(None, 0)]:
             yield {**base, "record": "batch", "sku": skus[b.variant_id],
                    "batch_number": b.batch_number, "expiration_date": b.expiration_date or "",
                    "batch_barcode": b.batch_barcode or "",
-                   "location": locs.get(s.location_id, "") if s else "",
-                   "quantity": s.quantity if s else 0, "date": b.batch_created_date or ""}
+                   "location": locs.get(location_id, "") if location_id else "",
+                   "quantity": quantity, "date": b.batch_created_date or ""}
     for m in session.scalars(select(Movement).where(Movement.variant_id.in_(variant_ids),
                                                     Movement.batch_id.is_not(None))
                              .order_by(Movement.id)):

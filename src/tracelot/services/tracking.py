@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import delete, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session
@@ -104,7 +105,7 @@ def _remove_records(session: Session, item: Item, vids: list[int]) -> None:
     session.execute(delete(Batch).where(Batch.variant_id.in_(vids)).execution_options(**opts))
 
 
-def serial_gaps(session: Session, item_ids: list[int] | None = None) -> list[dict[str, object]]:
+def serial_gaps(session: Session, item_ids: list[int] | None = None) -> list[dict[str, Any]]:
     """Per variant and location of serial items: units on hand not connected to a serial."""
     on_hand = (select(Stock.variant_id, Stock.location_id,
                       func.sum(Stock.quantity).label("qty"))
