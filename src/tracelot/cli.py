@@ -66,6 +66,23 @@ def token_create(name: Annotated[str, typer.Option(help="Who the token is for.")
     print(token)
 
 
+user_app = typer.Typer(help="Web app users.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("create")
+def user_create(name: str, password: Annotated[str, typer.Option(
+        prompt=True, hide_input=True, confirmation_prompt=True)]) -> None:
+    """Create a user who signs in to the web app (password hashed with argon2)."""
+    from tracelot.services.users import create_user
+    try:
+        with transaction(_sessions()) as s:
+            create_user(s, name, password)
+    except TracelotError as exc:
+        _fail(exc)
+    console.print(f"user '{name}' created")
+
+
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Serve the web app and the API; prints the URL and a fresh API token."""

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracelot.db.models import Item
-from tracelot.services import adjustments, catalog
+from tracelot.services import adjustments, catalog, users
 
 
 def is_empty(session: Session) -> bool:
@@ -16,6 +16,7 @@ def is_empty(session: Session) -> bool:
 
 
 def load(session: Session, actor: str = "demo") -> None:
+    users.ensure_demo_user(session)  # the web app's demo / demo sign-in
     main = catalog.save_location(session, None, {
         "name": "Main warehouse", "is_primary": True, "legal_name": "Demo Roasters Ltd",
         "line_1": "1 Mill Lane", "city": "Leeds", "zip": "LS1 1AA", "country": "GB",

@@ -7,6 +7,7 @@ from tracelot.db.models import catalog, genealogy, stock  # noqa: F401
 from tracelot.db.models.catalog import (  # noqa: F401
     Customer, CustomerAddress, Item, Location, Supplier, Variant)
 from tracelot.db.models.genealogy import Genealogy  # noqa: F401
+from tracelot.db.models.users import User  # noqa: F401
 from tracelot.db.models.sales import OrderImport, SalesOrder, SalesOrderFulfillment, SalesOrderFulfillmentRow, SalesOrderRow  # noqa: F401,E501
 from tracelot.db.models.webhooks import Webhook, WebhookDelivery  # noqa: F401
 from tracelot.db.models.manufacturing import (  # noqa: F401

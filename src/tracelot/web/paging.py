@@ -1,0 +1,56 @@
+"""Server-side pages of a query: one COUNT and one LIMIT/OFFSET, never the whole list."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+PAGE_SIZE = 50
+
+
+@dataclass
+class Pager:
+    rows: list[Any]
+    page: int
+    pages: int
+    total: int
+    limit: int
+
+    @property
+    def first(self) -> int:
+        return 0 if not self.total else (self.page - 1) * self.limit + 1
+
+    @property
+    def last(self) -> int:
+        return min(self.total, self.page * self.limit)
+
+
+def paged(session: Session, query: Select[Any], page: int, limit: int = PAGE_SIZE) -> Pager:
+    total = int(
+        session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    )
+    pages = max(1, math.ceil(total / limit))
+    page = min(max(1, page), pages)
+    rows = list(session.execute(query.limit(limit).offset((page - 1) * limit)))
+    return Pager(rows, page, pages, total, limit)
+
+
+def url_maker(request: Request) -> Any:
+    """``url(page=2)``: the current URL with some query parameters changed."""
+
+    def url(**changes: Any) -> str:
+        params = dict(request.query_params)
+        for k, v in changes.items():
+            if v in (None, "", False):
+                params.pop(k, None)
+            else:
+                params[k] = str(v)
+        return request.url.path + ("?" + urlencode(params) if params else "")
+
+    return url

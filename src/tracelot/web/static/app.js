@@ -1,0 +1,30 @@
+// tracelot's own small script: confirmations, CSRF for fetch(), keyboard helpers.
+// Pages work without it (plain forms); it only makes them quicker to use.
+"use strict";
+
+const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+async function postJSON(url, body) {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
+    body: JSON.stringify(body),
+  });
+  const data = await res.json().catch(() => ({}));
+  return { ok: res.ok, status: res.status, data };
+}
+
+// <form data-confirm="Text"> asks before submitting.
+document.addEventListener("submit", (ev) => {
+  const msg = ev.target.dataset?.confirm;
+  if (msg && !window.confirm(msg)) ev.preventDefault();
+});
+
+// "/" focuses the page's search or scan field, as in most web apps.
+document.addEventListener("keydown", (ev) => {
+  if (ev.key !== "/" || ev.target.closest("input, textarea, select")) return;
+  const field = document.querySelector("[data-scan], input[type=search]");
+  if (field) { ev.preventDefault(); field.focus(); }
+});
+
+window.tracelot = { postJSON, csrf };
