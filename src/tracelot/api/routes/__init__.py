@@ -4,8 +4,10 @@ from tracelot.api.routes import (  # noqa: E402 (traceability)
     adjustments,
     batches,
     catalog,
+    manufacturing,
     movements,
     parties,
+    purchasing,
     scan,
     serials,
     tracing,
@@ -22,4 +24,6 @@ ROUTERS = [
     transfers.router,
     scan.router,
     tracing.router,
+    purchasing.router,
+    manufacturing.router,
 ]

@@ -1,0 +1,208 @@
+"""Manufacturing and purchasing over HTTP (issue 4), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from support.world import check_ledger
+
+
+def _item(client, name, tracking, kind="products", **extra):
+    body = {
+        "name": name,
+        "variants": [{"sku": name.upper()}],
+        "batch_tracked": tracking == "batch",
+        "serial_tracked": tracking == "serial",
+        **extra,
+    }
+    r = client.post(f"/v1/{kind}", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()["variants"][0]["id"]
+
+
+def _location(client):
+    r = client.post("/v1/locations", json={"name": "Main", "is_primary": True})
+    assert r.status_code == 200, r.text
+    return r.json()["id"]
+
+
+def test_make_to_order_end_to_end_delivers_the_produced_serials(client, sessions):
+    loc = _location(client)
+    bike = _item(client, "Bike", "serial")
+    frame = _item(client, "Frame", "batch", kind="materials")
+    client.post(
+        "/v1/recipe_rows",
+        json={"product_variant_id": bike, "ingredient_variant_id": frame, "quantity": 1},
+    )
+    r = client.post(
+        "/v1/stock_adjustments",
+        json={
+            "location_id": loc,
+            "stock_adjustment_rows": [
+                {
+                    "variant_id": frame,
+                    "quantity": 5,
+                    "batch_transactions": [{"batch_number": "F-1", "quantity": 5}],
+                }
+            ],
+        },
+    )
+    assert r.status_code == 200, r.text
+    cust = client.post("/v1/customers", json={"name": "Ada"}).json()["id"]
+    so = client.post(
+        "/v1/sales_orders",
+        json={
+            "customer_id": cust,
+            "location_id": loc,
+            "sales_order_rows": [{"variant_id": bike, "quantity": 2}],
+        },
+    )
+    assert so.status_code == 200, so.text
+    row_id = so.json()["sales_order_rows"][0]["id"]
+
+    mo = client.post(
+        "/v1/manufacturing_order_make_to_order", json={"sales_order_row_id": float(row_id)}
+    )
+    assert mo.status_code == 200, mo.text
+    mo = mo.json()
+    assert mo["is_linked_to_sales_order"] is True and mo["sales_order_row_id"] == row_id
+    assert mo["planned_quantity"] == 2
+    again = client.post(
+        "/v1/manufacturing_order_make_to_order", json={"sales_order_row_id": row_id}
+    )
+    assert again.status_code == 422 and again.json()["code"] == "ALREADY_LINKED"
+    row = client.get(f"/v1/sales_order_rows/{row_id}").json()
+    assert row["linked_manufacturing_order_id"] == mo["id"]
+
+    prod = client.post(
+        "/v1/manufacturing_order_productions",
+        json={
+            "manufacturing_order_id": mo["id"],
+            "completed_quantity": 2,
+            "new_serial_numbers": ["BK-1", "BK-2"],
+        },
+    )
+    assert prod.status_code == 200, prod.text
+    made = prod.json()["serial_numbers"]
+    assert [s["serial_number"] for s in made] == ["BK-1", "BK-2"]
+    assert {s["resource_type"] for s in made} == {"Production"}
+    assert prod.json()["ingredients"][0]["batch_transactions"][0]["quantity"] == 2
+
+    row = client.get(f"/v1/sales_order_rows/{row_id}").json()
+    assert sorted(row["serial_numbers"]) == sorted(s["id"] for s in made)
+    assert row["tracing_status"] == "complete"
+    assert client.get(f"/v1/manufacturing_orders/{mo['id']}").json()["status"] == "DONE"
+
+    f = client.post(
+        "/v1/sales_order_fulfillments",
+        json={
+            "sales_order_id": so.json()["id"],
+            "status": "DELIVERED",
+            "sales_order_fulfillment_rows": [{"sales_order_row_id": row_id, "quantity": 2}],
+        },
+    )
+    assert f.status_code == 200, f.text
+    order = client.get(f"/v1/sales_orders/{so.json()['id']}").json()
+    assert order["status"] == "DELIVERED"
+    assert order["sales_order_rows"][0]["missing_serial_numbers"] == 0
+    stock = client.get("/v1/serial_numbers_stock").json()["data"]
+    assert {s["serial_number"]: s["in_stock"] for s in stock} == {"BK-1": False, "BK-2": False}
+    from tracelot.db.engine import transaction
+
+    with transaction(sessions) as s:
+        check_ledger(s)
+
+
+def test_unlinking_releases_the_row(client):
+    loc = _location(client)
+    bike = _item(client, "Bike", "serial")
+    cust = client.post("/v1/customers", json={"name": "Ada"}).json()["id"]
+    so = client.post(
+        "/v1/sales_orders",
+        json={
+            "customer_id": cust,
+            "location_id": loc,
+            "sales_order_rows": [{"variant_id": bike, "quantity": 1}],
+        },
+    ).json()
+    row_id = so["sales_order_rows"][0]["id"]
+    mo = client.post(
+        "/v1/manufacturing_order_make_to_order", json={"sales_order_row_id": row_id}
+    ).json()
+    r = client.post("/v1/manufacturing_order_unlink", json={"sales_order_row_id": row_id})
+    assert r.status_code == 204, r.text
+    assert (
+        client.get(f"/v1/manufacturing_orders/{mo['id']}").json()["is_linked_to_sales_order"]
+        is False
+    )
+    assert (
+        "linked_manufacturing_order_id" not in client.get(f"/v1/sales_order_rows/{row_id}").json()
+    )
+
+
+def test_receiving_and_reverting_a_purchase_order_over_http(client):
+    loc = _location(client)
+    resin = _item(client, "Resin", "batch", kind="materials")
+    sup = client.post("/v1/suppliers", json={"name": "Acme"}).json()["id"]
+    po = client.post(
+        "/v1/purchase_orders",
+        json={
+            "supplier_id": sup,
+            "location_id": loc,
+            "purchase_order_rows": [{"variant_id": resin, "quantity": 8, "price_per_unit": 3}],
+        },
+    )
+    assert po.status_code == 200, po.text
+    po = po.json()
+    assert po["entity_type"] == "regular" and po["status"] == "NOT_RECEIVED"
+    row_id = po["purchase_order_rows"][0]["id"]
+    r = client.post(
+        "/v1/purchase_order_receive",
+        json=[
+            {
+                "purchase_order_row_id": row_id,
+                "quantity": 8,
+                "batch_transactions": [
+                    {"batch_number": "RZ-1", "expiration_date": "2030-01-01", "quantity": 8}
+                ],
+            }
+        ],
+    )
+    assert r.status_code == 204, r.text
+    got = client.get(f"/v1/purchase_orders/{po['id']}").json()
+    assert got["status"] == "RECEIVED"
+    assert got["purchase_order_rows"][0]["batch_transactions"][0]["quantity"] == 8
+    bs = client.get("/v1/batch_stocks", params={"variant_id": resin}).json()["data"]
+    assert [(b["batch_number"], b["quantity_in_stock"]) for b in bs] == [("RZ-1", "8")]
+    moves = client.get(
+        "/v1/inventory_movements", params={"resource_type": "PurchaseOrderRow"}
+    ).json()["data"]
+    assert moves and moves[0]["resource_id"] == row_id
+    (receipt,) = client.get(
+        "/v1/purchase_order_receipts", params={"purchase_order_id": po["id"]}
+    ).json()["data"]
+    r = client.delete(f"/v1/purchase_order_receipts/{receipt['id']}")
+    assert r.status_code == 204, r.text
+    assert client.get(f"/v1/purchase_orders/{po['id']}").json()["status"] == "NOT_RECEIVED"
+    bad = client.get("/v1/purchase_orders", params={"colour": "red"})
+    assert bad.status_code == 422 and bad.json()["code"] == "UNSUPPORTED_FILTER"
+
+
+def test_a_production_with_too_few_serials_is_refused_over_http(client):
+    loc = _location(client)
+    bike = _item(client, "Bike", "serial")
+    mo = client.post(
+        "/v1/manufacturing_orders",
+        json={"variant_id": bike, "location_id": loc, "planned_quantity": 3},
+    ).json()
+    r = client.post(
+        "/v1/manufacturing_order_productions",
+        json={
+            "manufacturing_order_id": mo["id"],
+            "completed_quantity": 2,
+            "new_serial_numbers": ["X-1"],
+        },
+    )
+    assert r.status_code == 422
+    body = r.json()
+    assert body["code"] == "QUANTITY_MISMATCH"
+    assert body["details"][0]["path"] == "serial_numbers"
+    assert client.get("/v1/serial_numbers_stock").json()["data"] == []
