@@ -27,7 +27,7 @@ def test_epcis_export_of_the_scenario_validates_against_gs1_schema(sessions, sha
     events = doc["epcisBody"]["eventList"]
     kinds = [(e["type"], e.get("bizStep")) for e in events]
     assert kinds.count(("TransformationEvent", "commissioning")) == 10
-    assert kinds.count(("ObjectEvent", "shipping")) == 3
+    assert kinds.count(("ObjectEvent", "shipping")) == 4
     received = [e for e in events if e.get("ilmd")]
     assert {e["ilmd"]["cbvmda:lotNumber"] for e in received} == {"SUP-LOT-7", "SUP-LOT-8"}
     fin1 = next(

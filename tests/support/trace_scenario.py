@@ -3,21 +3,18 @@
 Supplier lot -> sub-assembly serials -> final serials -> 3 customers, plus one
 unaffected customer whose unit came from another lot.
 
-TEMPORARY: production and delivery are written with ``ledger.post`` and
-genealogy rows directly, until the manufacturing and sales services land;
-then ``build`` switches to them (same shape, same names).
+Built through the purchasing, manufacturing and sales services, as users do.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from sqlalchemy import select
 
 from support.world import World
-from tracelot.db.models import Batch, Genealogy, Serial, Variant
-from tracelot.services import ledger, serials
+from tracelot.db.models import Serial
+from tracelot.services import batches, catalog, fulfillments, manufacturing, purchasing, sales
 
 
 @dataclass
@@ -30,124 +27,75 @@ class Scenario:
     gadget: int = 0
     finals: dict[str, int] = field(default_factory=dict)  # serial number -> id
     subs: dict[str, int] = field(default_factory=dict)
-    shipped_to: dict[str, list[str]] = field(default_factory=dict)  # order -> final serials
+    shipped_to: dict[str, list[str]] = field(default_factory=dict)  # customer -> finals
 
 
 def build(w: World) -> Scenario:
+    """Through the real services: PO receipt, two MO levels, sales fulfilments."""
     sc = Scenario(w)
     _, (sc.resin,) = w.item("Resin", "batch", "material", skus=("RESIN",))
     _, (sc.board,) = w.item("Board", "serial", skus=("BOARD",))
     _, (sc.gadget,) = w.item("Gadget", "serial", skus=("GADGET",))
-    w.adjust(
-        [
-            {
-                "variant_id": sc.resin,
-                "quantity": 10,
-                "batch_transactions": [{"batch_number": "SUP-LOT-7", "quantity": 10}],
-            }
-        ]
-    )
-    w.adjust(
-        [
-            {
-                "variant_id": sc.resin,
-                "quantity": 5,
-                "batch_transactions": [{"batch_number": "SUP-LOT-8", "quantity": 5}],
-            }
-        ]
-    )
     with w.tx() as s:
-        sc.lot = s.scalar(select(Batch.id).where(Batch.batch_number == "SUP-LOT-7"))
-        sc.other_lot = s.scalar(select(Batch.id).where(Batch.batch_number == "SUP-LOT-8"))
-        s.get(Batch, sc.lot).supplier_lot = "ACME-991"  # type: ignore[union-attr]
-    # sub-assemblies: SUB-1..4 from lot 7 (2 each), SUB-5 from lot 8
+        sup = catalog.save_supplier(s, None, {"name": "ACME Resins", "phone": "+1 555 0100",
+                                              "line_1": "1 Mill Rd", "city": "Springfield"})
+        sc.lot = batches.create_batch(s, {"batch_number": "SUP-LOT-7", "variant_id": sc.resin,
+                                          "supplier_lot": "ACME-991"}).id
+        sc.other_lot = batches.create_batch(s, {"batch_number": "SUP-LOT-8",
+                                                "variant_id": sc.resin}).id
+        po = purchasing.create_order(s, {
+            "supplier_id": sup.id, "location_id": w.location_id, "order_no": "PO-1",
+            "purchase_order_rows": [{"variant_id": sc.resin, "quantity": 15,
+                                     "price_per_unit": 1}]}, "test")
+        row = purchasing.order_rows(s, po.id)[0]
+        purchasing.receive(s, [{"purchase_order_row_id": row.id, "quantity": 15,
+                                "batch_transactions": [{"batch_id": sc.lot, "quantity": 10},
+                                                       {"batch_id": sc.other_lot,
+                                                        "quantity": 5}]}], "test")
     for n, lot in [(1, sc.lot), (2, sc.lot), (3, sc.lot), (4, sc.lot), (5, sc.other_lot)]:
-        sc.subs[f"SUB-{n}"] = _produce(w, sc.board, f"SUB-{n}", [(sc.resin, lot, None, 2)], n)
-    # final products: FIN-n from SUB-n
+        sc.subs[f"SUB-{n}"] = _produce(w, sc.board, f"SUB-{n}", sc.resin,
+                                       [{"batch_id": lot, "quantity": 2}], 2)
     for n in range(1, 6):
-        sc.finals[f"FIN-{n}"] = _produce(
-            w, sc.gadget, f"FIN-{n}", [(sc.board, None, sc.subs[f"SUB-{n}"], 1)], 100 + n
-        )
-    # SO-1 (two units), SO-2, SO-3 affected; SO-4 from the other lot; FIN-4 stays in stock
-    sc.shipped_to = {"SO-1": ["FIN-1", "FIN-2"], "SO-2": ["FIN-3"], "SO-4": ["FIN-5"]}
-    for i, (order, fins) in enumerate(sc.shipped_to.items(), start=1):
-        _deliver(w, sc.gadget, order, [sc.finals[f] for f in fins], i)
+        sc.finals[f"FIN-{n}"] = _produce(w, sc.gadget, f"FIN-{n}", sc.board,
+                                         [{"serial_number_id": sc.subs[f"SUB-{n}"]}], 1)
+    sc.shipped_to = {"Alice": ["FIN-1", "FIN-2"], "Bob": ["FIN-3"], "Carol": ["FIN-4"],
+                     "Dave": ["FIN-5"]}
+    for name, fins in sc.shipped_to.items():
+        _sell(w, sc.gadget, name, [sc.finals[f] for f in fins])
     return sc
 
 
-def _produce(
-    w: World,
-    variant_id: int,
-    number: str,
-    inputs: list[tuple[int, int | None, int | None, int]],
-    production_id: int,
-) -> int:
+def _produce(w: World, variant_id: int, number: str, ingredient: int,
+             traceability: list[dict[str, int]], per_unit: int) -> int:
     with w.tx() as s:
-        variant = s.get(Variant, variant_id)
-        (sid,) = serials.mint(s, variant, [number])  # type: ignore[arg-type]
-        doc = ledger.Doc(
-            "consumption",
-            "ProductionIngredient",
-            production_id,
-            "test",
-            document=f"MO-{production_id}",
-            serial_status_out="consumed",
-        )
-        for vid, batch_id, serial_id, qty in inputs:
-            ledger.post(
-                s,
-                doc,
-                [
-                    ledger.Change(
-                        vid,
-                        w.location_id,
-                        Decimal(-qty),
-                        batch_id,
-                        [serial_id] if serial_id else [],
-                    )
-                ],
-            )
-            s.add(
-                Genealogy(
-                    output_variant_id=variant_id,
-                    output_serial_id=sid,
-                    input_variant_id=vid,
-                    input_batch_id=batch_id,
-                    input_serial_id=serial_id,
-                    quantity=Decimal(qty),
-                    resource_type="Production",
-                    resource_id=production_id,
-                )
-            )
-        ledger.post(
-            s,
-            ledger.Doc(
-                "production", "Production", production_id, "test", document=f"MO-{production_id}"
-            ),
-            [ledger.Change(variant_id, w.location_id, Decimal(1), serial_ids=[sid])],
-        )
-        return sid
+        mo = manufacturing.create_order(s, {"variant_id": variant_id, "planned_quantity": 1,
+                                            "location_id": w.location_id}, "test")
+        manufacturing.add_recipe_row(s, {"manufacturing_order_id": mo.id,
+                                         "variant_id": ingredient,
+                                         "planned_quantity_per_unit": per_unit}, "test")
+        (sid,) = manufacturing.link_serials(s, mo.id, [number], "test")
+        manufacturing.produce(s, {"manufacturing_order_id": mo.id, "completed_quantity": 1,
+                                  "serial_numbers": [sid], "traceability": traceability},
+                              "test")
+        return int(sid)
 
 
-def _deliver(w: World, variant_id: int, order: str, serial_ids: list[int], row_id: int) -> None:
+def _sell(w: World, variant_id: int, customer: str, serial_ids: list[int]) -> None:
     with w.tx() as s:
-        ledger.post(
-            s,
-            ledger.Doc(
-                "delivery",
-                "SalesOrderFulfillmentRow",
-                row_id,
-                "test",
-                document=order,
-                caused_by_order_no=order,
-                serial_status_out="delivered",
-            ),
-            [
-                ledger.Change(
-                    variant_id, w.location_id, Decimal(-len(serial_ids)), serial_ids=serial_ids
-                )
-            ],
-        )
+        cust = catalog.save_customer(s, None, {
+            "name": customer, "email": f"{customer.lower()}@example.com",
+            "addresses": [{"entity_type": "shipping", "line_1": f"{customer} St 1",
+                           "city": "Metropolis", "phone": "+1 555 0199"}]})
+        so = sales.create_order(s, {"customer_id": cust.id, "location_id": w.location_id,
+                                    "sales_order_rows": [{"variant_id": variant_id,
+                                                          "quantity": len(serial_ids)}]},
+                                "test")
+        row = sales.live_rows(s, so.id)[0]
+        sales.assign_serials(s, row, serial_ids, "test")
+        fulfillments.create(s, {"sales_order_id": so.id, "status": "DELIVERED",
+                                "sales_order_fulfillment_rows": [{
+                                    "sales_order_row_id": row.id,
+                                    "quantity": len(serial_ids)}]}, "test")
 
 
 def serial_id(w: World, number: str) -> int:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracelot.db.models import (
+    Customer,
     Location,
     StockAdjustment,
     StockAdjustmentRow,
@@ -173,3 +174,64 @@ def _address(party: Any) -> str | None:
     ]
     text = ", ".join(p for p in parts if p)
     return text or None
+
+
+def _sales(session: Session, ids: list[int], fulfilment: bool) -> dict[int, dict[str, Any]]:
+    from tracelot.db.models.sales import (
+        SalesOrder,
+        SalesOrderFulfillment,
+        SalesOrderFulfillmentRow,
+        SalesOrderRow,
+    )
+
+    if fulfilment:
+        q = (
+            select(SalesOrderFulfillmentRow.id, SalesOrder, SalesOrderFulfillment.id)
+            .join(
+                SalesOrderFulfillment,
+                SalesOrderFulfillment.id == SalesOrderFulfillmentRow.fulfillment_id,
+            )
+            .join(SalesOrder, SalesOrder.id == SalesOrderFulfillment.sales_order_id)
+            .where(SalesOrderFulfillmentRow.id.in_(ids))
+        )
+    else:
+        q = (
+            select(SalesOrderRow.id, SalesOrder, SalesOrderRow.id)
+            .join(SalesOrder, SalesOrder.id == SalesOrderRow.sales_order_id)
+            .where(SalesOrderRow.id.in_(ids))
+        )
+    rows = session.execute(q).all()
+    customers = {
+        c.id: c
+        for c in session.scalars(
+            select(Customer).where(Customer.id.in_({so.customer_id for _, so, _ in rows}))
+        )
+    }
+    out = {}
+    for rid, so, fid in rows:
+        c = customers.get(so.customer_id)
+        ship = next((a for a in (c.addresses if c else []) if a.entity_type == "shipping"), None)
+        out[rid] = {
+            "document": so.order_no,
+            "order_no": so.order_no,
+            "document_type": "sales_order",
+            "document_id": so.id,
+            "sales_order_id": so.id,
+            "fulfillment_id": fid if fulfilment else None,
+            "customer_id": so.customer_id,
+            "customer": c.name if c else None,
+            "customer_email": c.email if c else None,
+            "customer_phone": (c.phone or (ship.phone if ship else None)) if c else None,
+            "ship_to": _address(ship) if ship else None,
+        }
+    return out
+
+
+@register("SalesOrderFulfillmentRow")
+def _fulfilment_rows(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
+    return _sales(session, ids, fulfilment=True)
+
+
+@register("SalesOrderRow")
+def _order_rows(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
+    return _sales(session, ids, fulfilment=False)
