@@ -189,7 +189,9 @@ def _ship_serials(
             )
         free = [i for i in ids if i not in mine]
         if free:
-            sales.assign_serials(session, row, free, actor, path=spath, join=False)
+            sales.assign_serials(
+                session, row, free, actor, path=spath, join=False, while_shipping=True
+            )
     else:
         ids = list(
             session.scalars(

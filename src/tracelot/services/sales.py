@@ -318,7 +318,7 @@ def _release_row(session: Session, row: SalesOrderRow) -> None:
     )
 
 
-# --- lookups -------------------------------------------------------------------------------
+# --- lookups ------------------------------------------------------------
 
 
 def live_rows(session: Session, order_id: int) -> list[SalesOrderRow]:
@@ -480,12 +480,14 @@ def assign_serials(
     *,
     path: str = "serial_number_transactions",
     join: bool = True,
+    while_shipping: bool = False,
 ) -> list[int]:
     """Hold serials for the row (conditional, all or none); they join PACKED fulfilments."""
     order = session.get(SalesOrder, row.sales_order_id)
     assert order is not None
     ship = shipping(session, [row])[row.id]
-    rules.check_open(ship, order.order_no, path=path)
+    if not while_shipping:  # a fulfilment being created assigns what it ships
+        rules.check_open(ship, order.order_no, path=path)
     variant = serials.serial_variant(session, row.variant_id, path)
     serials.of_variant(session, variant.id, serial_ids, path)
     mine = set(

@@ -41,7 +41,7 @@ def base_uri() -> str:
     return os.environ.get("TRACELOT_BASE_URI", "http://localhost:8000").rstrip("/")
 
 
-# --- subscriptions -----------------------------------------------------------------------------
+# --- subscriptions ------------------------------------------------------------
 
 
 def create(session: Session, data: dict[str, Any]) -> Webhook:

@@ -13,6 +13,7 @@ from tracelot.api.routes import (  # noqa: E402 (traceability)
     tracing,
     transfers,
 )
+from tracelot.api.routes import imports, sales, webhooks  # noqa: E402 (sales orders)
 
 ROUTERS = [
     catalog.router,
@@ -24,6 +25,9 @@ ROUTERS = [
     transfers.router,
     scan.router,
     tracing.router,
+    sales.router,
+    imports.router,
+    webhooks.router,
     purchasing.router,
     manufacturing.router,
 ]
