@@ -122,3 +122,18 @@ def test_hold_api_puts_and_releases(client):
     assert r.status_code == 200 and r.json()["hold_reason"] == "RECALLED: QA"
     assert client.delete(f"/v1/batches/{bid}/hold").status_code == 204
     assert client.put("/v1/batches/999/hold", json={}).status_code == 404
+
+
+def test_a_held_lot_cannot_be_consumed_by_a_manufacturing_order(sessions):
+    from support.trace_scenario import _produce, build
+
+    w = World(sessions).setup()
+    sc = build(w)
+    with w.tx() as s:
+        holds.put_batch_hold(s, sc.other_lot, "supplier recall", recall=True)
+        before = ledger_snapshot(s)
+    with pytest.raises(errors.TracelotError) as exc:
+        _produce(w, sc.board, "SUB-9", sc.resin, [{"batch_id": sc.other_lot, "quantity": 2}], 2)
+    assert exc.value.code == errors.ON_HOLD and "SUP-LOT-8" in exc.value.message
+    with w.tx() as s:
+        assert ledger_snapshot(s) == before
