@@ -428,13 +428,13 @@ def list_mo_rows(
     response: Response,
     db: Db,
     paging: Paging,
-    manufacturing_order_id: int | None = None,
+    manufacturing_order_id: float | None = None,  # Katana's client sends a number
     variant_id: int | None = None,
 ) -> dict[str, Any]:
     model = ManufacturingOrderRecipeRow
     q = common_filters(select(model).order_by(model.id.desc()), model, request)
     if manufacturing_order_id:
-        q = q.where(model.manufacturing_order_id == manufacturing_order_id)
+        q = q.where(model.manufacturing_order_id == int(manufacturing_order_id))
     if variant_id:
         q = q.where(model.variant_id == variant_id)
     return {"data": [mo_row_out(db, r) for r in paginate(db, q, paging, response)]}
