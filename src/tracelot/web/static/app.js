@@ -28,3 +28,10 @@ document.addEventListener("keydown", (ev) => {
 });
 
 window.tracelot = { postJSON, csrf };
+
+// <input type="checkbox" data-select-all="name"> ticks every box of that name on the page.
+document.addEventListener("change", (ev) => {
+  const name = ev.target.dataset?.selectAll;
+  if (!name) return;
+  document.querySelectorAll(`input[type=checkbox][name="${name}"]`).forEach((b) => { b.checked = ev.target.checked; });
+});

@@ -1,0 +1,111 @@
+"""Read models of the Sell screens: the order list and one order's rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from tracelot.db.models import (
+    Batch,
+    BatchPick,
+    Customer,
+    Item,
+    Location,
+    SalesOrder,
+    SalesOrderRow,
+    Variant,
+)
+
+ROW = "SalesOrderRow"
+STATUSES = [
+    "NOT_SHIPPED",
+    "PENDING",
+    "PARTIALLY_PACKED",
+    "PACKED",
+    "PARTIALLY_DELIVERED",
+    "DELIVERED",
+]
+
+
+def order_list(q: str, status: str, tracing: str, channel: str) -> Select[Any]:
+    """Newest first; every filter is a column the index or a join serves."""
+    query = (
+        select(
+            SalesOrder.id,
+            SalesOrder.order_no,
+            SalesOrder.status,
+            SalesOrder.delivery_date,
+            SalesOrder.order_created_date,
+            SalesOrder.tracing_status,
+            SalesOrder.missing_serial_numbers,
+            SalesOrder.ecommerce_store_name,
+            SalesOrder.ecommerce_order_type,
+            Customer.name.label("customer"),
+        )
+        .join(Customer, Customer.id == SalesOrder.customer_id)
+        .where(SalesOrder.deleted_at.is_(None))
+        .order_by(SalesOrder.id.desc())
+    )
+    if q:
+        like = f"%{q.strip()}%"
+        query = query.where(
+            or_(
+                SalesOrder.order_no.ilike(like),
+                Customer.name.ilike(like),
+                SalesOrder.customer_ref.ilike(like),
+            )
+        )
+    if status:
+        query = query.where(SalesOrder.status == status)
+    if tracing:
+        query = query.where(SalesOrder.tracing_status == tracing)
+    if channel == "local":
+        query = query.where(SalesOrder.ecommerce_order_type.is_(None))
+    elif channel:
+        query = query.where(SalesOrder.ecommerce_order_type == channel)
+    return query
+
+
+def channels(session: Session) -> list[str]:
+    return [c for c in session.scalars(select(SalesOrder.ecommerce_order_type).distinct()) if c]
+
+
+def order_header(session: Session, order_id: int) -> Any:
+    return session.execute(
+        select(SalesOrder, Customer.name.label("customer"), Location.name.label("location"))
+        .join(Customer, Customer.id == SalesOrder.customer_id)
+        .join(Location, Location.id == SalesOrder.location_id)
+        .where(SalesOrder.id == order_id, SalesOrder.deleted_at.is_(None))
+    ).one_or_none()
+
+
+def order_rows(session: Session, order_id: int) -> list[Any]:
+    return list(
+        session.execute(
+            select(SalesOrderRow, Variant.sku, Item.name.label("item"), Item.tracking, Item.uom)
+            .join(Variant, Variant.id == SalesOrderRow.variant_id)
+            .join(Item, Item.id == Variant.item_id)
+            .where(SalesOrderRow.sales_order_id == order_id, SalesOrderRow.deleted_at.is_(None))
+            .order_by(SalesOrderRow.id)
+        )
+    )
+
+
+def batch_picks(session: Session, row_ids: list[int]) -> dict[int, list[Any]]:
+    out: dict[int, list[Any]] = {}
+    for r in session.execute(
+        select(
+            BatchPick.resource_id,
+            BatchPick.quantity,
+            Batch.id,
+            Batch.batch_number,
+            Batch.expiration_date,
+        )
+        .join(Batch, Batch.id == BatchPick.batch_id)
+        .where(BatchPick.resource_type == ROW, BatchPick.resource_id.in_(row_ids))
+        .order_by(Batch.expiration_date, Batch.id)
+    ):
+        out.setdefault(r.resource_id, []).append(r)
+    return out
