@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracelot.db.base import Base, BigId, utcnow
@@ -23,7 +23,11 @@ class Genealogy(Base):
         Index("ix_genealogy_output_batch", "output_batch_id"),
         Index("ix_genealogy_output_serial", "output_serial_id"),
         Index("ix_genealogy_input_batch", "input_batch_id"),
-        Index("ix_genealogy_input_serial", "input_serial_id"),
+        # Partial: most rows have no input serial, and SQLite's statistics count NULLs as
+        # one value, so a full index looked useless and traces scanned genealogy per node.
+        Index("ix_genealogy_input_serial", "input_serial_id",
+              sqlite_where=text("input_serial_id IS NOT NULL"),
+              postgresql_where=text("input_serial_id IS NOT NULL")),
         Index("ix_genealogy_resource", "resource_type", "resource_id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

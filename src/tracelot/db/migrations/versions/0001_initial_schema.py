@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 09:56:18.913008
+Create Date: 2026-11-24 10:02:26.779948
 """
 
 from collections.abc import Sequence
@@ -743,7 +743,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("genealogy", schema=None) as batch_op:
         batch_op.create_index("ix_genealogy_input_batch", ["input_batch_id"], unique=False)
-        batch_op.create_index("ix_genealogy_input_serial", ["input_serial_id"], unique=False)
+        batch_op.create_index(
+            "ix_genealogy_input_serial",
+            ["input_serial_id"],
+            unique=False,
+            sqlite_where=sa.text("input_serial_id IS NOT NULL"),
+            postgresql_where=sa.text("input_serial_id IS NOT NULL"),
+        )
         batch_op.create_index("ix_genealogy_output_batch", ["output_batch_id"], unique=False)
         batch_op.create_index("ix_genealogy_output_serial", ["output_serial_id"], unique=False)
         batch_op.create_index(
@@ -1079,7 +1085,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_genealogy_resource")
         batch_op.drop_index("ix_genealogy_output_serial")
         batch_op.drop_index("ix_genealogy_output_batch")
-        batch_op.drop_index("ix_genealogy_input_serial")
+        batch_op.drop_index(
+            "ix_genealogy_input_serial",
+            sqlite_where=sa.text("input_serial_id IS NOT NULL"),
+            postgresql_where=sa.text("input_serial_id IS NOT NULL"),
+        )
         batch_op.drop_index("ix_genealogy_input_batch")
 
     op.drop_table("genealogy")
