@@ -206,3 +206,35 @@ def test_a_production_with_too_few_serials_is_refused_over_http(client):
     assert body["code"] == "QUANTITY_MISMATCH"
     assert body["details"][0]["path"] == "serial_numbers"
     assert client.get("/v1/serial_numbers_stock").json()["data"] == []
+
+
+def test_reverting_a_make_to_order_production_removes_the_assignment(client, sessions):
+    loc = _location(client)
+    bike = _item(client, "Bike", "serial")
+    cust = client.post("/v1/customers", json={"name": "Ada"}).json()["id"]
+    so = client.post(
+        "/v1/sales_orders",
+        json={
+            "customer_id": cust,
+            "location_id": loc,
+            "sales_order_rows": [{"variant_id": bike, "quantity": 1}],
+        },
+    ).json()
+    row_id = so["sales_order_rows"][0]["id"]
+    mo = client.post(
+        "/v1/manufacturing_order_make_to_order", json={"sales_order_row_id": row_id}
+    ).json()
+    prod = client.post(
+        "/v1/manufacturing_order_productions",
+        json={"manufacturing_order_id": mo["id"], "completed_quantity": 1},
+    ).json()
+    assert len(client.get(f"/v1/sales_order_rows/{row_id}").json()["serial_numbers"]) == 1
+    r = client.delete(f"/v1/manufacturing_order_productions/{prod['id']}")
+    assert r.status_code == 204, r.text
+    assert client.get(f"/v1/sales_order_rows/{row_id}").json().get("serial_numbers", []) == []
+    assert client.get(f"/v1/manufacturing_orders/{mo['id']}").json()["status"] == "NOT_STARTED"
+    assert [s["in_stock"] for s in client.get("/v1/serial_numbers_stock").json()["data"]] == [False]
+    from tracelot.db.engine import transaction
+
+    with transaction(sessions) as s:
+        check_ledger(s)
