@@ -44,7 +44,7 @@ def _node_box(n: dict[str, Any], col: int) -> Box:
 
 
 def _event_box(e: dict[str, Any], col: int, i: int, forward: bool) -> Box:
-    party = e.get("customer_name") or e.get("supplier_name") or e.get("location") or ""
+    party = e.get("customer") or e.get("supplier") or e.get("location") or ""
     doc = e.get("order_no") or e.get("document") or e.get("resource_type", "")
     qty = f"{e['quantity'].normalize():f}" if e.get("quantity") is not None else ""
     return Box(f"e{col}-{i}", col, str(doc), f"{party} · {qty}".strip(" ·"), None)

@@ -9,13 +9,7 @@ from tracelot.web.deps import signed_in_router
 from tracelot.web.render import page as render
 
 router = signed_in_router()
-SOON = {
-    "sell": "Sales orders",
-    "make": "Manufacturing orders",
-    "buy": "Purchase orders",
-    "recall": "Recall",
-    "issues": "Tracing issues",
-}
+SOON = {"make": "Manufacturing orders", "buy": "Purchase orders"}
 
 
 def _soon(key: str) -> object:

@@ -1,0 +1,71 @@
+"""Recall: pick batches/serials, see affected customers and the mass balance, download."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import Query, Request
+from starlette.responses import Response
+
+from tracelot.domain.errors import TracelotError
+from tracelot.services import recall
+from tracelot.web.deps import Db, signed_in_router
+from tracelot.web.render import page as render
+
+router = signed_in_router()
+Ids = Annotated[list[int] | None, Query()]
+
+
+def _starts(
+    db: Db, batch: list[int] | None, serial: list[int] | None, numbers: str
+) -> tuple[list[int], list[int]]:
+    batch_ids, serial_ids = list(batch or []), list(serial or [])
+    names = [n.strip() for n in numbers.replace(",", "\n").splitlines() if n.strip()]
+    if names:
+        b, s = recall.find_starts(db, names)
+        batch_ids += b
+        serial_ids += s
+    return batch_ids, serial_ids
+
+
+@router.get("/recall")
+def recall_page(
+    request: Request, db: Db, batch: Ids = None, serial: Ids = None, numbers: str = ""
+) -> Response:
+    report, error = None, None
+    try:
+        b, s = _starts(db, batch, serial, numbers)
+        if b or s:
+            report = recall.report(db, b, s)
+    except TracelotError as exc:
+        error, b, s = exc.message, [], []
+    query = "&".join([f"batch={i}" for i in b] + [f"serial={i}" for i in s])
+    return render(
+        request, "recall.html", "recall", report=report, numbers=numbers, error=error, query=query
+    )
+
+
+@router.get("/recall/report.{fmt}")
+def download(db: Db, fmt: str, batch: Ids = None, serial: Ids = None) -> Response:
+    """CSV/XLSX of the recall report, or the EPCIS 2.0 events of the batches."""
+    if fmt == "epcis.json":
+        from tracelot.standards import epcis
+
+        doc: Any = epcis.document(db, None, None, list(batch or []))
+        return _file(json.dumps(doc), "application/ld+json", "recall-epcis.json")
+    if fmt not in ("csv", "xlsx"):
+        return Response("Formats: csv, xlsx, epcis.json.", status_code=404)
+    content = recall.render(db, recall.report(db, list(batch or []), list(serial or [])), fmt)
+    media = (
+        "text/csv; charset=utf-8"
+        if fmt == "csv"
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    return _file(content, media, f"recall.{fmt}")
+
+
+def _file(content: str | bytes, media: str, name: str) -> Response:
+    return Response(
+        content, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )

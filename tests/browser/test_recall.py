@@ -1,0 +1,90 @@
+"""Acceptance #1 (recall): a recall started from the batch page lists the right customers;
+the Tracing issues list links each problem to its fix."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tracelot.services import adjustments, catalog, fulfillments, sales
+
+pytestmark = pytest.mark.browser
+
+
+def _deliver(s: Any, loc: int, customer: str, variant: int, batch_id: int, qty: int) -> None:
+    cust = catalog.save_customer(s, None, {"name": customer, "email": f"{qty}@ex.example"})
+    order = sales.create_order(
+        s,
+        {
+            "customer_id": cust.id,
+            "location_id": loc,
+            "sales_order_rows": [{"variant_id": variant, "quantity": qty}],
+        },
+        "seed",
+    )
+    row = sales.live_rows(s, order.id)[0]
+    sales.set_batch_picks(s, row, [{"batch_id": batch_id, "quantity": qty}], "seed")
+    fulfillments.deliver(s, order, "seed")
+
+
+def test_a_recall_from_the_batch_page_lists_the_right_customers(
+    page: Any, tx: Any, shot: Any
+) -> None:
+    from tracelot.db.models import Batch
+
+    soon = date.today() + timedelta(days=10)
+    with tx() as s:
+        loc = catalog.save_location(s, None, {"name": "Recall store"})
+        item = catalog.create_item(
+            s,
+            "product",
+            {"name": "Honey jar", "tracking": "batch", "variants": [{"sku": "HONEY-1"}]},
+        )
+        vid = item.variants[0].id
+        adjustments.create(
+            s,
+            {
+                "location_id": loc.id,
+                "stock_adjustment_rows": [
+                    {
+                        "variant_id": vid,
+                        "quantity": 20,
+                        "batch_transactions": [
+                            {"batch_number": "HNY-BAD", "quantity": 10, "expiration_date": soon},
+                            {"batch_number": "HNY-OK", "quantity": 10},
+                        ],
+                    }
+                ],
+            },
+            "seed",
+        )
+    with tx() as s:
+        bad = s.query(Batch).filter_by(batch_number="HNY-BAD").one().id
+        ok = s.query(Batch).filter_by(batch_number="HNY-OK").one().id
+        _deliver(s, loc.id, "Bee Bistro", vid, bad, 4)
+        _deliver(s, loc.id, "Comb Corner", vid, bad, 3)
+        _deliver(s, loc.id, "Safe Shop", vid, ok, 5)
+    page.goto(f"/stock/batches/{bad}")
+    expect(page.locator("#shipments")).to_contain_text("Bee Bistro")
+    shot(page, "batch-page-shipped")
+    page.get_by_role("link", name="Recall this batch").click()
+    customers = page.locator("#customers")
+    expect(customers).to_contain_text("Bee Bistro")
+    expect(customers).to_contain_text("Comb Corner")
+    expect(customers).not_to_contain_text("Safe Shop")
+    expect(page.locator("#recall-summary")).to_contain_text("2 customer(s) received 7")
+    expect(page.locator("#on-hand")).to_contain_text("3")
+    expect(page.get_by_text("✓ balanced")).to_be_visible()
+    shot(page, "recall")
+    with page.expect_download() as dl:
+        page.get_by_role("link", name="CSV").click()
+    assert "Bee Bistro" in open(dl.value.path(), encoding="utf-8").read()
+
+    page.get_by_role("link", name="Tracing issues").click()
+    expect(page.locator("#expiring")).to_contain_text("HNY-BAD")
+    shot(page, "tracing-issues")
+    page.locator("#expiring").get_by_role("link", name="Open batch").first.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Batch")
