@@ -12,7 +12,7 @@ PYTEST_WORKERS ?= 2
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install system-deps migrate run test lint bench clean
+.PHONY: help install system-deps migrate run test lint bench bench-scale clean
 
 help:
 	@echo "make run          set up, migrate, load demo data, serve http://127.0.0.1:8000"
@@ -22,6 +22,7 @@ help:
 	@echo "make migrate      apply database migrations"
 	@echo "make lint         ruff check, ruff format --check, mypy"
 	@echo "make bench        run the benchmarks"
+	@echo "make bench-scale  large-database read benchmarks (SCALE=0.1 for a quick try)"
 	@echo "make clean        remove .venv and caches"
 
 system-deps:
@@ -63,6 +64,10 @@ lint: $(VENV)/.installed
 
 bench: install
 	$(BIN)/python -m bench
+
+SCALE ?= 1.0
+bench-scale: install
+	$(BIN)/python -m bench.scale --scale $(SCALE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

@@ -1,0 +1,421 @@
+"""``make bench-scale``: the read paths on a large database, median and p95.
+
+    .venv/bin/python -m bench.scale [--scale 0.1] [--db sqlite,postgresql] [--samples 200]
+
+Builds the database with ``bench.scale_load`` (set-based), then times each
+query kind through the service functions in this process, and the endpoints
+through a real uvicorn server (one worker) whose peak RSS is read from /proc.
+Where a capability is not built yet, a stand-in query is timed and its row
+says so ("stand-in"). Bounded: a fixed number of samples per kind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, select, text
+
+import tracelot.db.models  # noqa: F401
+from bench.common import (
+    console,
+    database_name,
+    db_size_mib,
+    machine,
+    peak_rss_mib,
+    pg_server_class,
+    reset_peak,
+    sqlite_url,
+    summary,
+    write_results,
+)
+from bench.http import server
+from bench.scale_load import LEVELS, Plan, batch_id, load
+from tracelot.db.base import Base
+from tracelot.db.engine import make_engine, make_sessionmaker, transaction
+from tracelot.db.models import Serial
+from tracelot.services import tracing
+from tracelot.services.auth import create_token
+
+TARGETS_MS = {
+    "serial lookup": 5,
+    "serial history": 5,
+    "batch trace forward (5 levels)": 50,
+    "batch trace backward (5 levels)": 50,
+    "recall report (100k serials)": 2000,
+    "serial picker search": 50,
+    "sell list page": 50,
+}
+
+
+@dataclass
+class Row:
+    kind: str
+    entry: str
+    stats: dict[str, float]
+    note: str = ""
+
+
+@dataclass
+class ScaleRun:
+    database: str
+    plan: Plan
+    load_seconds: float = 0.0
+    rows: list[Row] = field(default_factory=list)
+    db_size_mib: float = 0.0
+    server_peak_rss_mib: float = 0.0
+    bench_peak_rss_mib: float = 0.0
+    counts: dict[str, Any] = field(default_factory=dict)
+
+
+def timed_calls(fn: Callable[[Any], Any], args: list[Any]) -> dict[str, float]:
+    times = []
+    for a in args:
+        t = time.perf_counter()
+        fn(a)
+        times.append((time.perf_counter() - t) * 1000)
+    return summary(times)
+
+
+class Measure:
+    def __init__(self, engine: Engine, plan: Plan, samples: int) -> None:
+        self.engine, self.plan, self.samples = engine, plan, samples
+        self.sessions = make_sessionmaker(engine)
+        self.rnd = random.Random(42)
+
+    def _serial_numbers(self) -> list[str]:
+        return [f"SN-{self.rnd.randint(1, self.plan.serials):08d}" for _ in range(self.samples)]
+
+    def _lots(self, level: int, n: int) -> list[int]:
+        return [
+            batch_id(self.plan, level, self.rnd.randrange(1, self.plan.per_level)) for _ in range(n)
+        ]
+
+    def in_tx(self, fn: Callable[[Any, Any], Any]) -> Callable[[Any], Any]:
+        def call(arg: Any) -> Any:
+            with transaction(self.sessions) as db:
+                return fn(db, arg)
+
+        return call
+
+    def services(self) -> list[Row]:
+        rows = [
+            Row(
+                "serial lookup",
+                "services",
+                timed_calls(
+                    self.in_tx(lambda db, n: tracing.find_serial(db, serial_number=n)),
+                    self._serial_numbers(),
+                ),
+                "tracing.find_serial",
+            ),
+            Row(
+                "serial history",
+                "services",
+                timed_calls(
+                    self.in_tx(
+                        lambda db, n: tracing.serial_history(
+                            db, tracing.find_serial(db, serial_number=n)
+                        )
+                    ),
+                    self._serial_numbers(),
+                ),
+                "tracing.serial_history",
+            ),
+            Row(
+                "batch trace forward (5 levels)",
+                "services",
+                timed_calls(
+                    self.in_tx(
+                        lambda db, b: tracing.trace(db, [tracing.Node(batch_id=b)], "forward")
+                    ),
+                    self._lots(0, max(10, self.samples // 4)),
+                ),
+                "tracing.trace, level-0 lots",
+            ),
+            Row(
+                "batch trace backward (5 levels)",
+                "services",
+                timed_calls(
+                    self.in_tx(
+                        lambda db, b: tracing.trace(db, [tracing.Node(batch_id=b)], "backward")
+                    ),
+                    self._lots(LEVELS - 1, max(10, self.samples // 4)),
+                ),
+                "tracing.trace, level-4 lots",
+            ),
+            self._recall(),
+            self._picker(),
+        ]
+        return rows
+
+    def _recall(self) -> Row:
+        common = batch_id(self.plan, 0, 0)  # reaches every batch and the FINAL serials
+        try:
+            from tracelot.services import recall  # type: ignore[attr-defined]
+
+            fn, note = (lambda db, b: recall.report(db, batch_ids=[b])), "recall.report"
+        except (ImportError, AttributeError):
+            fn, note = (
+                (lambda db, b: tracing.trace(db, [tracing.Node(batch_id=b)], "forward")),
+                "stand-in: tracing.trace forward (no recall service yet)",
+            )
+        return Row(
+            "recall report (100k serials)",
+            "services",
+            timed_calls(self.in_tx(fn), [common] * 3),
+            f"{note}; lot reaches {self.plan.final_serials:,} serials",
+        )
+
+    def _picker(self) -> Row:
+        """Prefix searches (the number minus its last two digits) among a variant's serials."""
+        row_id, variant, loc = self._open_row()
+        with transaction(self.sessions) as db:
+            numbers = list(
+                db.scalars(
+                    select(Serial.serial_number).where(
+                        Serial.variant_id == variant, Serial.status == "in_stock"
+                    )
+                )
+            )
+        prefixes = [self.rnd.choice(numbers)[:-2] for _ in range(self.samples)]
+        if row_id is not None:
+            from tracelot.db.models import SalesOrderRow
+            from tracelot.services import picking
+
+            note = "picking.serial_picker (prefix search, 50 a page)"
+
+            def search(db: Any, prefix: str) -> Any:
+                return picking.serial_picker(db, db.get(SalesOrderRow, row_id), q=prefix)
+        else:
+            note = "stand-in: indexed query (variant, location, in_stock, prefix) LIMIT 50"
+
+            def search(db: Any, prefix: str) -> Any:
+                return db.execute(
+                    select(Serial.id)
+                    .where(
+                        Serial.variant_id == variant,
+                        Serial.location_id == loc,
+                        Serial.status == "in_stock",
+                        Serial.holder_type.is_(None),
+                        Serial.serial_number.startswith(prefix),
+                    )
+                    .order_by(Serial.serial_number)
+                    .limit(50)
+                ).all()
+
+        return Row(
+            "serial picker search", "services", timed_calls(self.in_tx(search), prefixes), note
+        )
+
+    def _open_row(self) -> tuple[int | None, int, int]:
+        """An open sales row of a serial variant (the picker needs one), its variant, place."""
+        with transaction(self.sessions) as db:
+            variant, loc = db.execute(
+                select(Serial.variant_id, Serial.location_id)
+                .where(Serial.status == "in_stock")
+                .order_by(Serial.id.desc())
+                .limit(1)
+            ).one()
+            try:
+                from tracelot.db.models import SalesOrder, SalesOrderRow
+            except ImportError:
+                return None, variant, loc
+            row = db.execute(
+                select(SalesOrderRow.id, SalesOrderRow.variant_id)
+                .join(SalesOrder, SalesOrder.id == SalesOrderRow.sales_order_id)
+                .where(
+                    SalesOrder.status == "NOT_SHIPPED",
+                    SalesOrderRow.variant_id.in_(
+                        select(Serial.variant_id).where(Serial.status == "in_stock")
+                    ),
+                )
+                .order_by(SalesOrderRow.id.desc())
+                .limit(1)
+            ).first()
+            return (row.id, row.variant_id, loc) if row else (None, variant, loc)
+
+    def http(self, base: str, token: str, pid: int) -> list[Row]:
+        rows: list[Row] = []
+        with httpx.Client(
+            base_url=base, timeout=300, headers={"Authorization": f"Bearer {token}"}
+        ) as client:
+
+            def get(path: str, **params: Any) -> Any:
+                r = client.get(path, params=params)
+                r.raise_for_status()
+                return r
+
+            def add(kind: str, path: str, params: list[dict[str, Any]], note: str = "") -> None:
+                if client.get(path, params=params[0]).status_code == 404 and "{" not in path:
+                    rows.append(Row(kind, "http", {}, f"{path}: not built yet"))
+                    return
+                rows.append(
+                    Row(
+                        kind,
+                        "http",
+                        timed_calls(lambda p: get(path, **p), params),
+                        f"GET {path} {note}".strip(),
+                    )
+                )
+
+            add(
+                "serial history",
+                "/v1/serial_numbers/history",
+                [{"serial_number": n} for n in self._serial_numbers()],
+            )
+            add(
+                "batch trace forward (5 levels)",
+                "/v1/trace",
+                [
+                    {"batch_id": b, "direction": "forward"}
+                    for b in self._lots(0, max(10, self.samples // 4))
+                ],
+            )
+            add(
+                "batch trace backward (5 levels)",
+                "/v1/trace",
+                [
+                    {"batch_id": b, "direction": "backward"}
+                    for b in self._lots(LEVELS - 1, max(10, self.samples // 4))
+                ],
+            )
+            add(
+                "recall report (100k serials)",
+                "/v1/trace",
+                [{"batch_id": batch_id(self.plan, 0, 0), "direction": "forward"}] * 3,
+                "(stand-in: forward trace of the common lot)",
+            )
+            pages = max(1, self.plan.orders // 50)
+            add(
+                "sell list page",
+                "/v1/sales_orders",
+                [
+                    {"limit": 50, "page": self.rnd.randint(1, min(pages, 20))}
+                    for _ in range(self.samples)
+                ],
+            )
+            add(
+                "sell list page, tracing missing",
+                "/v1/sales_orders",
+                [{"limit": 50, "tracing_status": "missing"}] * max(10, self.samples // 4),
+            )
+            add("tracing issues", "/v1/tracing_issues", [{}] * 10)
+        return rows
+
+
+def run_one(url: str, plan: Plan, samples: int) -> ScaleRun:
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    result = ScaleRun(database_name(engine), plan)
+    console.print(f"[bold]{result.database}[/]: loading scale {plan.scale}")
+    t = time.perf_counter()
+    load(engine, plan)
+    result.load_seconds = round(time.perf_counter() - t, 1)
+    with engine.connect() as conn:
+        from bench.scale_load import counts
+
+        result.counts = counts(conn)
+        conn.execute(text("DROP TABLE bench_seq"))
+        conn.commit()
+    console.print(f"  loaded in {result.load_seconds} s: {result.counts}")
+    reset_peak()
+    m = Measure(engine, plan, samples)
+    result.rows += m.services()
+    with transaction(make_sessionmaker(engine)) as s:
+        token = create_token(s, "bench-scale")
+    with server(url) as (base, pid):
+        reset_peak(pid)
+        result.rows += m.http(base, token, pid)
+        result.server_peak_rss_mib = peak_rss_mib(pid)
+    result.bench_peak_rss_mib = peak_rss_mib()
+    result.db_size_mib = db_size_mib(engine, url)
+    engine.dispose()
+    return result
+
+
+def print_scale(r: ScaleRun) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"bench-scale {r.plan.scale} on {r.database}")
+    for col in ("query", "entry", "median ms", "p95 ms", "target p95", "met", "note"):
+        table.add_column(col, justify="right" if "ms" in col or col == "met" else "left")
+    for row in r.rows:
+        target = TARGETS_MS.get(row.kind)
+        p95 = row.stats.get("p95_ms")
+        met = "-" if target is None or p95 is None else ("yes" if p95 < target else "NO")
+        table.add_row(
+            row.kind,
+            row.entry,
+            _ms(row.stats.get("median_ms")),
+            _ms(p95),
+            f"{target}" if target else "-",
+            met,
+            row.note,
+        )
+    table.caption = (
+        f"loaded in {r.load_seconds} s; {r.counts}; database {r.db_size_mib} MiB;"
+        f" server peak RSS {r.server_peak_rss_mib} MiB; bench process"
+        f" {r.bench_peak_rss_mib} MiB"
+    )
+    console.print(table)
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__)
+    ap.add_argument("--scale", type=float, default=1.0, help="1.0 = 1M serials, 10M moves")
+    ap.add_argument("--db", default="sqlite,postgresql")
+    ap.add_argument("--samples", type=int, default=200)
+    args = ap.parse_args()
+    plan = Plan(args.scale)
+    info = machine()
+    console.print(
+        f"bench-scale {plan.scale}: {plan.serials:,} serials, {plan.movements:,}"
+        f" movements, {plan.orders:,} orders, {plan.per_level * LEVELS:,} batches;"
+        f" {info['cores']} cores, Python {info['python']}"
+    )
+    runs = []
+    if "sqlite" in args.db:
+        runs.append(run_one(sqlite_url("scale"), plan, args.samples))
+    if "postgresql" in args.db:
+        pg = pg_server_class()()
+        try:
+            pg.start()
+            runs.append(run_one(pg.create_database("scale"), plan, args.samples))
+        finally:
+            pg.stop()
+    for r in runs:
+        print_scale(r)
+    path = write_results(
+        f"scale-{plan.scale}",
+        {
+            "machine": info,
+            "runs": [
+                {
+                    "database": r.database,
+                    "scale": r.plan.scale,
+                    "load_seconds": r.load_seconds,
+                    "counts": r.counts,
+                    "db_size_mib": r.db_size_mib,
+                    "server_peak_rss_mib": r.server_peak_rss_mib,
+                    "bench_peak_rss_mib": r.bench_peak_rss_mib,
+                    "rows": [vars(row) for row in r.rows],
+                }
+                for r in runs
+            ],
+        },
+    )
+    console.print(f"results: {path}")
+
+
+if __name__ == "__main__":
+    main()
