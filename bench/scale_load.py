@@ -11,8 +11,9 @@ through the services; the ledger rows are shaped as ``ledger.post`` writes them.
 
 The story: serials arrive in receipts of 1,000; sales orders 1..O/2 each take
 5 serials (held by the order row, shipped by one DELIVERED fulfilment row;
-the last 2% not shipped yet, half of those with serials still missing), orders O/2+1..O each take 20 units of a level-4 batch; level-0 lots
-are received, levels 1-4 are produced from three lots of the level below
+the last 2% not shipped yet, half of those with serials still missing),
+orders O/2+1..O each take 20 units of a level-4 batch; level-0 lots are
+received, levels 1-4 are produced from three lots of the level below
 (level-1 batches all use lot L0-00001, the "common ingredient"); untracked
 filler movements bring the ledger to its size. Stock is then summed from the
 movements, so cached stock equals the ledger.
@@ -479,7 +480,8 @@ def _filler(conn: Connection, plan: Plan, ids: Ids) -> None:
                 MOVE_COLS + f" SELECT {base} - 1 + i, CASE i % {k} {variants} END, {ids.loc},"
                 " NULL, CASE WHEN i % 3 = 0 THEN -1 ELSE 2 END, 0,"
                 " CASE WHEN i % 3 = 0 THEN 'delivery' ELSE 'adjustment' END,"
-                " CASE WHEN i % 3 = 0 THEN 'SalesOrderFulfillmentRow' ELSE 'StockAdjustmentRow' END,"
+                " CASE WHEN i % 3 = 0 THEN 'SalesOrderFulfillmentRow'"
+                " ELSE 'StockAdjustmentRow' END,"
                 f" {plan.orders} + {base} + i, NULL, NULL, 'bench', :ts, :ts"
                 f" FROM bench_seq WHERE i <= {n}"
             ),

@@ -37,12 +37,20 @@ def top(statements: list[str]) -> list[tuple[str, int]]:
 
 
 def test_a_20000_serial_adjustment_through_the_api_stays_under_100_statements(
-        client, engine, sessions):
+    client, engine, sessions
+):
     w = World(sessions).setup()
     _, (variant,) = w.item("Sensor", "serial")
-    body = {"location_id": w.location_id, "stock_adjustment_rows": [{
-        "variant_id": variant, "quantity": 20_000,
-        "serial_numbers": [f"SN-{i:06d}" for i in range(1, 20_001)]}]}
+    body = {
+        "location_id": w.location_id,
+        "stock_adjustment_rows": [
+            {
+                "variant_id": variant,
+                "quantity": 20_000,
+                "serial_numbers": [f"SN-{i:06d}" for i in range(1, 20_001)],
+            }
+        ],
+    }
     with counting(engine) as statements:
         r = client.post("/v1/stock_adjustments", json=body)
     assert r.status_code == 200, r.text
@@ -57,9 +65,20 @@ def test_a_500_batch_receipt_costs_a_bounded_number_of_statements_per_batch(engi
     w = World(sessions).setup()
     _, (variant,) = w.item("Flour", "batch")
     today = date.today()
-    rows = [{"variant_id": variant, "quantity": 500 * 10, "batch_transactions": [
-        {"batch_number": f"LOT-{i:04d}", "quantity": 10,
-         "expiration_date": today + timedelta(days=i)} for i in range(500)]}]
+    rows = [
+        {
+            "variant_id": variant,
+            "quantity": 500 * 10,
+            "batch_transactions": [
+                {
+                    "batch_number": f"LOT-{i:04d}",
+                    "quantity": 10,
+                    "expiration_date": today + timedelta(days=i),
+                }
+                for i in range(500)
+            ],
+        }
+    ]
     with counting(engine) as statements:
         w.adjust(rows)
     # Per batch today: look-up/insert of the batch, stock upsert, balance, movement (~6).
@@ -75,17 +94,29 @@ def _world_with_lists(w: World, n: int) -> None:
     _, (batch_v,) = w.item("Resin", "batch")
     with w.tx() as s:
         from tracelot.services import catalog
+
         for i in range(n):
             catalog.save_customer(s, None, {"name": f"Customer {i}"})
     for i in range(n):
-        w.adjust([{"variant_id": serial_v, "quantity": 1, "serial_numbers": [f"M-{i:04d}"]},
-                  {"variant_id": batch_v, "quantity": 2, "batch_transactions": [
-                      {"batch_number": f"R-{i:04d}", "quantity": 2}]}])
+        w.adjust(
+            [
+                {"variant_id": serial_v, "quantity": 1, "serial_numbers": [f"M-{i:04d}"]},
+                {
+                    "variant_id": batch_v,
+                    "quantity": 2,
+                    "batch_transactions": [{"batch_number": f"R-{i:04d}", "quantity": 2}],
+                },
+            ]
+        )
 
 
-N_PLUS_ONE = pytest.mark.xfail(strict=True, reason=(
-    "known N+1: adjustment_out() runs 3-4 queries per adjustment (rows, movements, links, "
-    "variant per row); remove this marker when the list loads them for the whole page"))
+N_PLUS_ONE = pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "known N+1: adjustment_out() runs 3-4 queries per adjustment (rows, movements, links, "
+        "variant per row); remove this marker when the list loads them for the whole page"
+    ),
+)
 
 LISTS = [
     pytest.param("/v1/stock_adjustments", marks=N_PLUS_ONE),
@@ -112,13 +143,21 @@ def test_list_pages_do_not_grow_with_page_size(path, client, engine, sessions):
         assert r.status_code == 200, r.text
         assert len(r.json()["data"]) >= min(limit, 3), path
         counts[limit] = statements
-    assert len(counts[20]) <= len(counts[2]), (path, len(counts[2]), len(counts[20]),
-                                               top(counts[20]))
+    assert len(counts[20]) <= len(counts[2]), (
+        path,
+        len(counts[2]),
+        len(counts[20]),
+        top(counts[20]),
+    )
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known N+1: the sales order list serializes rows, serial links and batch picks per "
-    "order; remove this marker when they are loaded for the whole page"))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "known N+1: the sales order list serializes rows, serial links and batch picks per "
+        "order; remove this marker when they are loaded for the whole page"
+    ),
+)
 def test_the_sell_list_page_does_not_grow_with_page_size(client, engine, sessions):
     sales = pytest.importorskip("tracelot.services.sales")
     w = World(sessions).setup()
@@ -126,16 +165,22 @@ def test_the_sell_list_page_does_not_grow_with_page_size(client, engine, session
     w.adjust([{"variant_id": variant, "quantity": 30, "serial_numbers": ["G-001..G-030"]}])
     with w.tx() as s:
         from tracelot.services import catalog
+
         customer = catalog.save_customer(s, None, {"name": "Buyer"}).id
         for _ in range(22):
-            sales.create_order(s, {"customer_id": customer, "location_id": w.location_id,
-                                   "sales_order_rows": [{"variant_id": variant,
-                                                         "quantity": 1}]}, "test")
+            sales.create_order(
+                s,
+                {
+                    "customer_id": customer,
+                    "location_id": w.location_id,
+                    "sales_order_rows": [{"variant_id": variant, "quantity": 1}],
+                },
+                "test",
+            )
     counts = {}
     for limit in (2, 20):
         with counting(engine) as statements:
             r = client.get("/v1/sales_orders", params={"limit": limit})
         assert r.status_code == 200, r.text
         counts[limit] = statements
-    assert len(counts[20]) <= len(counts[2]), (len(counts[2]), len(counts[20]),
-                                               top(counts[20]))
+    assert len(counts[20]) <= len(counts[2]), (len(counts[2]), len(counts[20]), top(counts[20]))
