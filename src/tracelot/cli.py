@@ -144,6 +144,23 @@ def import_batches(file: Path) -> None:
     _import("batches", file)
 
 
+@import_app.command("orders")
+def import_orders(file: Path, channel: Annotated[str, typer.Option(
+        help="shopify, woocommerce or generic.")] = "generic") -> None:
+    """A JSON file of store orders (array, {"orders": [...]}, or JSON lines); all or nothing."""
+    from tracelot.services import ecommerce
+    try:
+        payloads = ecommerce.read_orders_file(file.read_text(encoding="utf-8-sig"))
+        with transaction(_sessions()) as s:
+            created, existing = ecommerce.import_many(s, channel, payloads, "cli")
+    except OSError as exc:
+        err.print(f"error: cannot read {file}: {exc.strerror}")
+        raise typer.Exit(1) from None
+    except TracelotError as exc:
+        _fail(exc)
+    console.print(f"imported {created} orders ({existing} already imported)")
+
+
 
 @app.command()
 def recall(numbers: Annotated[list[str], typer.Argument(help="Batch or serial numbers.")],

@@ -181,3 +181,25 @@ def import_many(session: Session, channel: str, payloads: list[Any], actor: str)
             ) from None
         created, existing = created + new, existing + (not new)
     return created, existing
+
+
+def read_orders_file(text: str) -> list[Any]:
+    """A file of many orders: a JSON array, ``{"orders": [...]}``, or one JSON object a line."""
+    import json
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        try:
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as exc:
+            raise errors.refuse(
+                errors.VALIDATION_FAILED,
+                f"The file is not JSON (line "
+                f"{exc.lineno}): give a JSON array of orders or one order "
+                "per line.",
+                path="",
+            ) from None
+    if isinstance(data, dict) and isinstance(data.get("orders"), list):
+        return list(data["orders"])
+    return data if isinstance(data, list) else [data]
