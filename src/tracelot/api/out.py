@@ -69,7 +69,7 @@ def customer(c: Customer) -> dict[str, Any]:
             "id": a.id, "customer_id": c.id, "entity_type": a.entity_type,
             "first_name": a.first_name, "last_name": a.last_name, "company": a.company,
             "phone": a.phone, "line_1": a.line_1, "line_2": a.line_2, "city": a.city,
-            "state": a.state, "zip": a.zip, "country": a.country,
+            "state": a.state, "zip": a.zip, "country": a.country, "gln": a.gln,
             "created_at": iso(a.created_at), "updated_at": iso(a.updated_at),
         } for a in c.addresses],
     })

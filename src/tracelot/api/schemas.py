@@ -107,6 +107,7 @@ class AddressIn(In):
     state: str | None = None
     zip: str | None = None
     country: str | None = None
+    gln: str | None = Field(default=None, pattern=r"^\d{13}$")
 
 
 class CustomerIn(In):

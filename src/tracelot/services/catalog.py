@@ -146,7 +146,7 @@ def save_location(session: Session, loc: Location | None, data: dict[str, Any]) 
 CUSTOMER_FIELDS = {"name", "first_name", "last_name", "email", "phone", "company", "currency",
                    "reference_id", "comment"}
 ADDRESS_FIELDS = {"entity_type", "first_name", "last_name", "company", "phone", "line_1",
-                  "line_2", "city", "state", "zip", "country"}
+                  "line_2", "city", "state", "zip", "country", "gln"}
 
 
 def save_customer(session: Session, cust: Customer | None, data: dict[str, Any]) -> Customer:

@@ -102,6 +102,7 @@ class CustomerAddress(Timestamps, Base):
     state: Mapped[str | None] = mapped_column(String(128))
     zip: Mapped[str | None] = mapped_column(String(32))
     country: Mapped[str | None] = mapped_column(String(64))
+    gln: Mapped[str | None] = mapped_column(String(13))  # ship-to GLN (FSMA 204, EPCIS)
     customer: Mapped[Customer] = relationship(back_populates="addresses")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracelot.db.base import Base, BigId, Timestamps, utcnow
@@ -43,6 +43,8 @@ class Serial(Timestamps, Base):
         Index("ix_serials_picker", "variant_id", "location_id", "status", "serial_number"),
         Index("ix_serials_number", "serial_number"),
         Index("ix_serials_holder", "holder_type", "holder_id"),
+        Index("ix_serials_on_hold", "variant_id", sqlite_where=text("hold_reason IS NOT NULL"),
+              postgresql_where=text("hold_reason IS NOT NULL")),  # tracing issues
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
@@ -112,6 +114,9 @@ class Stock(Base):
     __table_args__ = (
         UniqueConstraint("variant_id", "location_id", "batch_key"),
         Index("ix_stock_batch", "batch_id"),
+        # Stock on hand only (tracing issues read live stock, never the depleted rows)
+        Index("ix_stock_on_hand", "variant_id", "location_id", "batch_id",
+              sqlite_where=text("quantity > 0"), postgresql_where=text("quantity > 0")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"))

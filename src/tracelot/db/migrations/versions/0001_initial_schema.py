@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 10:02:26.779948
+Create Date: 2026-11-24 10:07:07.691034
 """
 
 from collections.abc import Sequence
@@ -175,6 +175,7 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=128), nullable=True),
         sa.Column("zip", sa.String(length=32), nullable=True),
         sa.Column("country", sa.String(length=64), nullable=True),
+        sa.Column("gln", sa.String(length=13), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -622,6 +623,13 @@ def upgrade() -> None:
         batch_op.create_index("ix_serials_holder", ["holder_type", "holder_id"], unique=False)
         batch_op.create_index("ix_serials_number", ["serial_number"], unique=False)
         batch_op.create_index(
+            "ix_serials_on_hold",
+            ["variant_id"],
+            unique=False,
+            sqlite_where=sa.text("hold_reason IS NOT NULL"),
+            postgresql_where=sa.text("hold_reason IS NOT NULL"),
+        )
+        batch_op.create_index(
             "ix_serials_picker",
             ["variant_id", "location_id", "status", "serial_number"],
             unique=False,
@@ -947,6 +955,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("stock", schema=None) as batch_op:
         batch_op.create_index("ix_stock_batch", ["batch_id"], unique=False)
+        batch_op.create_index(
+            "ix_stock_on_hand",
+            ["variant_id", "location_id", "batch_id"],
+            unique=False,
+            sqlite_where=sa.text("quantity > 0"),
+            postgresql_where=sa.text("quantity > 0"),
+        )
 
     op.create_table(
         "production_ingredients",
@@ -1054,6 +1069,11 @@ def downgrade() -> None:
 
     op.drop_table("production_ingredients")
     with op.batch_alter_table("stock", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_stock_on_hand",
+            sqlite_where=sa.text("quantity > 0"),
+            postgresql_where=sa.text("quantity > 0"),
+        )
         batch_op.drop_index("ix_stock_batch")
 
     op.drop_table("stock")
@@ -1108,6 +1128,11 @@ def downgrade() -> None:
     op.drop_table("stock_adjustment_rows")
     with op.batch_alter_table("serials", schema=None) as batch_op:
         batch_op.drop_index("ix_serials_picker")
+        batch_op.drop_index(
+            "ix_serials_on_hold",
+            sqlite_where=sa.text("hold_reason IS NOT NULL"),
+            postgresql_where=sa.text("hold_reason IS NOT NULL"),
+        )
         batch_op.drop_index("ix_serials_number")
         batch_op.drop_index("ix_serials_holder")
 
