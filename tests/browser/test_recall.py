@@ -4,6 +4,7 @@ the Tracing issues list links each problem to its fix."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,7 +82,7 @@ def test_a_recall_from_the_batch_page_lists_the_right_customers(
     shot(page, "recall")
     with page.expect_download() as dl:
         page.get_by_role("link", name="CSV").click()
-    assert "Bee Bistro" in open(dl.value.path(), encoding="utf-8").read()
+    assert "Bee Bistro" in Path(dl.value.path()).read_text(encoding="utf-8")
 
     page.get_by_role("link", name="Tracing issues").click()
     expect(page.locator("#expiring")).to_contain_text("HNY-BAD")

@@ -149,3 +149,37 @@ def test_stock_tabs_list_batches_and_serials(web: TestClient, sessions) -> None:
     assert "Movements" in web.get(batch_link).text
     serial_link = re.search(r'href="(/stock/serials/\d+)"', serials.text).group(1)  # type: ignore[union-attr]
     assert "Timeline" in web.get(serial_link).text
+
+
+def test_the_sell_list_pages_on_the_server_with_a_fixed_number_of_queries(
+    web: TestClient, sessions, engine
+) -> None:  # type: ignore[no-untyped-def]
+    """50 rows a page whatever the total, in a handful of statements (no N+1)."""
+    from sqlalchemy import event
+
+    from tracelot.services import catalog, sales
+
+    w = World(sessions).setup()
+    _, (vid,) = w.item("Mug")
+    with transaction(sessions) as s:
+        cust = catalog.save_customer(s, None, {"name": "Bulk buyer"})
+        for _ in range(60):
+            sales.create_order(
+                s,
+                {"customer_id": cust.id, "sales_order_rows": [{"variant_id": vid, "quantity": 1}]},
+                "test",
+            )
+    sign_in(web)
+    seen: list[str] = []
+    listen = lambda *a: seen.append(a[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        first = web.get("/sell")
+        second = web.get("/sell?page=2")
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    assert first.text.count('name="ids"') == 50 and second.text.count('name="ids"') == 10
+    assert "1–50 of 60" in first.text and "51–60 of 60" in second.text
+    assert len(seen) <= 2 * 6
+    lists = [q for q in seen if "sales_orders.order_no" in q and "count(" not in q]
+    assert lists and all("LIMIT" in q.upper() for q in lists)
