@@ -342,3 +342,15 @@ def test_delete_fulfilment_is_a_full_revert(client, sessions):
     assert sorted(order["sales_order_rows"][0]["serial_numbers"]) == sorted(sn.values())
     with transaction(sessions) as s:
         check_ledger(s)
+
+
+def test_an_order_with_a_store_order_id_is_created_once(client):
+    loc, vid, cust = setup(client)
+    body = {
+        "customer_id": cust,
+        "ecommerce_order_type": "shopify",
+        "ecommerce_order_id": 991,
+        "sales_order_rows": [{"variant_id": vid, "quantity": 1}],
+    }
+    assert ok(client.post("/v1/sales_orders", json=body))["ecommerce_order_id"] == "991"
+    refused(client.post("/v1/sales_orders", json=body), "DUPLICATE")

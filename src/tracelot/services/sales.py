@@ -96,6 +96,8 @@ def create_order(session: Session, data: dict[str, Any], actor: str) -> SalesOrd
         {k: v for k, v in data.items() if v is not None and k != "location_id"},
         HEADER_FIELDS,
     )
+    if order.ecommerce_order_id is not None:  # Katana sends it as a string or a number
+        order.ecommerce_order_id = str(order.ecommerce_order_id)
     session.add(order)
     session.flush()
     order.order_no = order.order_no or f"SO-{order.id}"
