@@ -88,10 +88,14 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Serve the web app and the API; prints the URL and a fresh API token."""
     import uvicorn
 
+    from tracelot.services import users
     from tracelot.services.auth import create_token
     with transaction(_sessions()) as s:
         token = create_token(s, "serve")
+        demo_user = users.authenticate(s, users.DEMO_USERNAME, users.DEMO_PASSWORD)
     console.print(f"tracelot at http://{host}:{port}  (API: http://{host}:{port}/v1)")
+    if demo_user:
+        console.print(f"web sign-in: {users.DEMO_USERNAME} / {users.DEMO_PASSWORD}")
     console.print(f"API token: {token}", highlight=False)
     uvicorn.run("tracelot.api.asgi:app", host=host, port=port, workers=workers,
                 log_level="info")

@@ -92,6 +92,7 @@ def test_serve_prints_the_url_and_a_token_that_opens_the_demo(env):
                 token = m.group(1)
         assert token, "".join(seen)
         assert any(f"http://127.0.0.1:{port}" in line for line in seen)
+        assert any("web sign-in: demo / demo" in line for line in seen)
         r = None
         for _ in range(300):
             assert proc.poll() is None, "".join(seen) + proc.stdout.read()  # type: ignore[union-attr]
