@@ -188,5 +188,28 @@ def recall(numbers: Annotated[list[str], typer.Argument(help="Batch or serial nu
         sys.stdout.write(content)
 
 
+
+@app.command()
+def fsma204(lots: Annotated[list[str] | None, typer.Argument(help="Lot codes or serials.")] = None,
+            variant_id: Annotated[int | None, typer.Option("--variant-id")] = None,
+            start: Annotated[str | None, typer.Option("--from", help="ISO date(-time).")] = None,
+            end: Annotated[str | None, typer.Option("--to", help="ISO date(-time).")] = None,
+            fmt: Annotated[str, typer.Option("--format", help="csv or xlsx.")] = "csv",
+            output: Annotated[Path | None, typer.Option("--output", "-o")] = None) -> None:
+    """FDA FSMA 204 sortable spreadsheet for lot codes and/or a product and dates (issue 5)."""
+    from tracelot.standards import fsma204 as fs
+    try:
+        since, until = fs.bound(start, "from"), fs.bound(end, "to", end=True)
+        with transaction(_sessions()) as s:
+            content = fs.render(fs.rows(s, variant_id, since, until, lots or None), fmt)
+    except TracelotError as exc:
+        _fail(exc)
+    if output:
+        output.write_bytes(content if isinstance(content, bytes) else content.encode())
+    elif isinstance(content, bytes):
+        _fail(TracelotError("VALIDATION_FAILED", "XLSX needs --output FILE."))
+    else:
+        sys.stdout.write(content)
+
 if __name__ == "__main__":
     app()

@@ -223,6 +223,8 @@ def _sales(session: Session, ids: list[int], fulfilment: bool) -> dict[int, dict
             "customer_email": c.email if c else None,
             "customer_phone": (c.phone or (ship.phone if ship else None)) if c else None,
             "ship_to": _address(ship) if ship else None,
+            "ship_to_company": (ship.company if ship else None) or (c.company if c else None),
+            "ship_to_gln": ship.gln if ship else None,
         }
     return out
 

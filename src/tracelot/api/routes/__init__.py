@@ -15,6 +15,7 @@ from tracelot.api.routes import (  # noqa: E402 (traceability)
     transfers,
 )
 from tracelot.api.routes import imports, sales, webhooks  # noqa: E402 (sales orders)
+from tracelot.api.routes import compliance  # noqa: E402 (FSMA 204, tracing issues)
 
 ROUTERS = [
     catalog.router,
@@ -32,4 +33,5 @@ ROUTERS = [
     webhooks.router,
     purchasing.router,
     manufacturing.router,
+    compliance.router,
 ]
