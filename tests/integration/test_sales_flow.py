@@ -80,9 +80,11 @@ def test_make_to_stock_pack_short_assign_deliver_and_revert(sessions):
             .where(Movement.resource_type == sales.FROW)
             .order_by(Movement.id)
         ).all()
+        # Packing 3 with 2 serials takes all 3 units out; the third serial joins later
+        # without moving quantity again; the revert brings all 3 back.
         assert [(r, int(q)) for r, q in moves] == [
-            ("delivery", -2),
-            ("delivery", -1),
+            ("delivery", -3),
+            ("delivery", 0),
             ("revert", 3),
         ]
         check_ledger(s)
@@ -189,4 +191,23 @@ def test_release_production_output_and_unlink(sessions):
         assert s.get(Serial, made[1]).status == "reserved"
         sales.unlink_manufacturing_order(s, rid, "t")
         assert s.get(sales.SalesOrderRow, rid).linked_manufacturing_order_id is None
+        check_ledger(s)
+
+
+def test_packing_short_of_serials_takes_the_full_quantity_out_of_stock(sessions):
+    """Stock levels stay true when serials are missing; the warning tracks the serials."""
+    from sqlalchemy import func
+
+    from tracelot.db.models import Stock
+
+    w, vid, oid, rid, ids = _setup(sessions)
+    with w.tx() as s:
+        fulfillments.create(s, {"sales_order_id": oid, "status": "PACKED",
+                                "sales_order_fulfillment_rows": [
+                                    {"sales_order_row_id": rid, "quantity": 3,
+                                     "serial_numbers": [ids["G-1"]]}]}, "t")
+    with w.tx() as s:
+        on_hand = s.scalar(select(func.sum(Stock.quantity)).where(Stock.variant_id == vid))
+        assert on_hand == Decimal(2)
+        assert s.get(sales.SalesOrderRow, rid).missing_serial_numbers == 2
         check_ledger(s)

@@ -4,8 +4,9 @@ PACKED and DELIVERED fulfilments both take stock out (reason ``delivery``,
 resource ``SalesOrderFulfillmentRow``). A serial row ships the serials named
 (held by this row: confirmed; free: assigned now; held elsewhere: refused),
 else the row's held, unshipped serials; fewer serials than the quantity is
-allowed and counted in ``missing_serial_numbers`` (those units stay on hand
-until their serials are named, because which unit left is not known). A
+allowed and counted in ``missing_serial_numbers``: the full quantity leaves
+stock (stock levels stay true), and serials named later join the fulfilment
+without moving quantity again. A
 batch row ships the batches named, else its picks, else first-expired-first-out.
 """
 
@@ -205,8 +206,7 @@ def _ship_serials(
                 .limit(int(frow.quantity))
             )
         )
-    if ids:
-        sales.ship_serials(session, order, row, frow.id, ids, actor)
+    sales.ship_serials(session, order, row, frow.id, ids, actor, units=frow.quantity)
 
 
 def _ship_batches(

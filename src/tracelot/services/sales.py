@@ -611,8 +611,8 @@ def join_packed(
             left[: max(0, int(fr.quantity) - done)],
             left[max(0, int(fr.quantity) - done) :],
         )
-        if take:
-            ship_serials(session, order, row, fr.id, take, actor)
+        if take:  # their units left with the fulfilment already
+            ship_serials(session, order, row, fr.id, take, actor, units=Decimal(0))
 
 
 def frow_serial_count(session: Session, frow_id: int) -> int:
@@ -650,8 +650,15 @@ def ship_serials(
     frow_id: int,
     serial_ids: list[int],
     actor: str,
+    units: Decimal | None = None,
 ) -> None:
-    """Units with these serials leave stock on a fulfilment row (one movement)."""
+    """Units leave stock on a fulfilment row (one movement), with the serials named.
+
+    ``units`` is the quantity leaving: a short row ships its full quantity with
+    fewer serials, so stock levels stay true. Serials named later for units that
+    already left (``units`` 0) attach to the fulfilment without moving quantity.
+    """
+    quantity = Decimal(-len(serial_ids)) if units is None else -units
     ledger.post(
         session,
         delivery_doc(order, frow_id, actor),
@@ -659,8 +666,9 @@ def ship_serials(
             ledger.Change(
                 row.variant_id,
                 row_location(session, row),
-                Decimal(-len(serial_ids)),
+                quantity,
                 serial_ids=serial_ids,
+                serial_direction=-1,
             )
         ],
     )
