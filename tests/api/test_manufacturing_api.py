@@ -238,3 +238,18 @@ def test_reverting_a_make_to_order_production_removes_the_assignment(client, ses
 
     with transaction(sessions) as s:
         check_ledger(s)
+
+
+def test_a_linked_mo_follows_its_sales_rows_quantity_until_it_starts(client):
+    loc = _location(client)
+    lamp = _item(client, "Lamp", "serial")
+    cust = client.post("/v1/customers", json={"name": "Ada"}).json()["id"]
+    so = client.post("/v1/sales_orders", json={
+        "customer_id": cust, "location_id": loc,
+        "sales_order_rows": [{"variant_id": lamp, "quantity": 2}]}).json()
+    row_id = so["sales_order_rows"][0]["id"]
+    mo = client.post("/v1/manufacturing_order_make_to_order",
+                     json={"sales_order_row_id": row_id}).json()
+    r = client.patch(f"/v1/sales_order_rows/{row_id}", json={"quantity": 5})
+    assert r.status_code == 200, r.text
+    assert client.get(f"/v1/manufacturing_orders/{mo['id']}").json()["planned_quantity"] == 5

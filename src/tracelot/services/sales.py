@@ -239,6 +239,10 @@ def update_row(
                 path="quantity",
             )
         row.quantity = qty
+        if row.linked_manufacturing_order_id:
+            from tracelot.services import manufacturing  # it imports this module
+
+            manufacturing.sync_linked_quantity(session, row.linked_manufacturing_order_id, qty)
     if data.get("location_id"):
         if ship.shipped or _assigned(session, row, variant.item.tracking):
             raise errors.refuse(
