@@ -32,6 +32,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    type_coerce,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -93,13 +94,19 @@ def _cols(
     return [
         cast(kind_sql, String(32)).label("kind"),
         cast(rank, Integer).label("rank"),
-        cast(ref_id, Integer).label("ref_id"),
-        cast(variant_id if variant_id is not None else null(), Integer).label("variant_id"),
-        cast(location_id if location_id is not None else null(), Integer).label("location_id"),
-        cast(quantity if quantity is not None else null(), Numeric(18, 6)).label("quantity"),
-        cast(day if day is not None else null(), Date).label("day"),
-        cast(note if note is not None else null(), String(255)).label("note"),
+        _typed(ref_id, Integer).label("ref_id"),
+        _typed(variant_id, Integer).label("variant_id"),
+        _typed(location_id, Integer).label("location_id"),
+        _typed(quantity, Numeric(18, 6)).label("quantity"),
+        _typed(day, Date).label("day"),
+        _typed(note, String(255)).label("note"),
     ]
+
+
+def _typed(value: Any, type_: Any) -> Any:
+    """A typed NULL where a kind has no value (PostgreSQL needs it for the UNION); real
+    columns keep their own type (SQLite's CAST AS DATE would turn a date into a number)."""
+    return cast(null(), type_) if value is None else type_coerce(value, type_)
 
 
 def _orders() -> Select[Any]:

@@ -115,7 +115,7 @@ class Stock(Base):
         UniqueConstraint("variant_id", "location_id", "batch_key"),
         Index("ix_stock_batch", "batch_id"),
         # Stock on hand only (tracing issues read live stock, never the depleted rows)
-        Index("ix_stock_on_hand", "variant_id", "location_id", "batch_id",
+        Index("ix_stock_on_hand", "batch_id", "variant_id", "location_id",
               sqlite_where=text("quantity > 0"), postgresql_where=text("quantity > 0")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)

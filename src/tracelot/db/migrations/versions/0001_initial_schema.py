@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 10:07:07.691034
+Create Date: 2026-11-24 10:14:29.211293
 """
 
 from collections.abc import Sequence
@@ -957,7 +957,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_stock_batch", ["batch_id"], unique=False)
         batch_op.create_index(
             "ix_stock_on_hand",
-            ["variant_id", "location_id", "batch_id"],
+            ["batch_id", "variant_id", "location_id"],
             unique=False,
             sqlite_where=sa.text("quantity > 0"),
             postgresql_where=sa.text("quantity > 0"),
