@@ -45,10 +45,25 @@ def serial_picker(
             f"'{variant.item.name}' is not serial-tracked: there are no serials to pick.",
             path="id",
         )
-    exact = None
-    if scan:
-        exact = _scanned_serial(variant, scan)
     loc = sales.row_location(session, row)
+    return pick_serials(session, variant, loc, (sales.ROW, row.id), q, scan, limit)
+
+
+def pick_serials(
+    session: Session,
+    variant: Variant,
+    loc: int,
+    holder: tuple[str, int],
+    q: str | None = None,
+    scan: str | None = None,
+    limit: int = 50,
+) -> PickerResult:
+    """Free serials of a variant at a location (prefix search or one scan, one index
+    range), and those the holder document row (type, id) holds already.
+
+    Shared by the sales picker and the production dialog's serial ingredients.
+    """
+    exact = scanned_serial(variant, scan) if scan else None
     stmt = select(Serial).where(
         Serial.variant_id == variant.id,
         Serial.location_id == loc,
@@ -69,7 +84,7 @@ def serial_picker(
     held = list(
         session.scalars(
             select(Serial)
-            .where(Serial.holder_type == sales.ROW, Serial.holder_id == row.id)
+            .where(Serial.holder_type == holder[0], Serial.holder_id == holder[1])
             .order_by(Serial.serial_number)
         )
     )
@@ -78,10 +93,10 @@ def serial_picker(
     return PickerResult(free, held, exact)
 
 
-def _scanned_serial(variant: Variant, raw: str) -> str:
+def scanned_serial(variant: Variant, raw: str) -> str:
     scan = gs1.interpret(raw)
     if scan.error or not scan.serial_number:
-        if not scan.error and not scan.gtin and raw.strip():
+        if not scan.gtin and raw.strip() and not raw.strip().startswith(("(", "]", "http")):
             return raw.strip()  # a plain serial label, not a GS1 string
         raise errors.refuse(
             errors.VALIDATION_FAILED,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
 from tracelot.db.engine import transaction
+from tracelot.domain import errors
 from tracelot.domain.errors import TracelotError
 from tracelot.web.session import check_csrf, current_user
 
@@ -45,3 +47,19 @@ def write[T](
             return fn(s), None
     except TracelotError as exc:
         return None, exc
+
+
+def explain(err: TracelotError) -> str:
+    """The refusal for a person: its message, plus each detail when there are several."""
+    extra = [d.message for d in err.details if d.message and d.message != err.message]
+    return " ".join([err.message, *extra[:20]])
+
+
+def form_date(text: str, path: str = "date") -> date | None:
+    """A date from an <input type=date> (empty is None); anything else is refused."""
+    try:
+        return date.fromisoformat(text.strip()) if text.strip() else None
+    except ValueError:
+        raise errors.refuse(
+            errors.VALIDATION_FAILED, f"'{text}' is not a date (YYYY-MM-DD).", path=path
+        ) from None

@@ -35,3 +35,21 @@ document.addEventListener("change", (ev) => {
   if (!name) return;
   document.querySelectorAll(`input[type=checkbox][name="${name}"]`).forEach((b) => { b.checked = ev.target.checked; });
 });
+
+// How many serial numbers a paste holds: one per line (or ; / tab), ranges like
+// SN-001..SN-010 or SN-001..010 counted in full. <textarea data-count="id"> shows it live.
+function countSerials(text) {
+  let n = 0;
+  for (const part of text.split(/[\r\n\t;]+/)) {
+    const p = part.trim();
+    if (!p) continue;
+    const m = p.match(/^(.*?)(\d+)\.\.(?:\1)?(\d+)$/);
+    n += m && Number(m[3]) >= Number(m[2]) ? Number(m[3]) - Number(m[2]) + 1 : 1;
+  }
+  return n;
+}
+window.tracelot.countSerials = countSerials;
+document.addEventListener("input", (ev) => {
+  const target = ev.target.dataset?.count && document.getElementById(ev.target.dataset.count);
+  if (target) target.textContent = String(countSerials(ev.target.value));
+});

@@ -1,6 +1,11 @@
-// The serial picker of a sales row: filter by typing, scan GS1 strings, select up to
-// the quantity with a live "n of m assigned", Done saves. Keyboard: the scan field has
-// focus; Enter adds the scanned unit; Tab/Space pick from the list; Escape closes.
+// The serial picker: filter by typing, scan GS1 strings, select up to the quantity with a
+// live "n of m" count. One piece of code serves two screens:
+//  - a sales row (Sell): Done POSTs the selection to data-save (default the row's URL);
+//  - a serial ingredient (Make, production dialog): data-fill names an element that
+//    receives hidden inputs (name = data-name) for the production form; nothing is saved.
+// The list comes from data-source (JSON {free, held, scanned}, searched on the server).
+// Keyboard: the scan field has focus; Enter adds the scanned unit; Tab/Space pick from the
+// list; Escape closes.
 "use strict";
 
 (() => {
@@ -16,8 +21,7 @@
   const showCount = () => { count.textContent = `${assigned()} of ${st.quantity}`; };
 
   async function load(params) {
-    const url = `/sell/rows/${st.row}/serials?` + new URLSearchParams(params);
-    const res = await fetch(url, { headers: { Accept: "application/json" } });
+    const res = await fetch(`${st.source}?` + new URLSearchParams(params), { headers: { Accept: "application/json" } });
     return res.json();
   }
 
@@ -46,23 +50,32 @@
 
   function toggle(s, box) {
     if (box.checked) {
-      if (assigned() >= st.quantity) { box.checked = false; say(`The row needs ${st.quantity}; untick one first.`, true); return; }
+      if (assigned() >= st.quantity) { box.checked = false; say(`${st.quantity} needed; untick one first.`, true); return; }
       st.selected.set(s.id, s.number);
     } else st.selected.delete(s.id);
     say(""); showCount();
   }
 
+  function chosenInputs(fill) {
+    return [...(document.getElementById(fill)?.querySelectorAll("input[type=hidden]") || [])];
+  }
+
   async function open(btn) {
-    st = { row: btn.dataset.row, quantity: Number(btn.dataset.quantity), delivered: !!btn.dataset.delivered,
-           selected: new Map(), extra: 0, free: [] };
-    $("picker-title").textContent = `Serial numbers · ${btn.dataset.title}`;
+    const d = btn.dataset;
+    st = { quantity: Number(d.quantity), delivered: !!d.delivered, selected: new Map(), extra: 0, free: [],
+           source: d.source || `/sell/rows/${d.row}/serials`, save: d.save || `/sell/rows/${d.row}/serials`,
+           fill: d.fill || null, name: d.name || "serial_ids" };
+    $("picker-title").textContent = `Serial numbers · ${d.title}`;
+    $("picker-verb").textContent = st.fill ? "chosen" : "assigned";
     done.textContent = st.delivered ? "Revert, assign and deliver" : "Done";
     scan.value = ""; filter.value = ""; say("Loading…");
     dlg.showModal(); scan.focus();
     const data = await load({});
     if (data.error) { say(data.error, true); return; }
-    for (const s of data.held) st.selected.set(s.id, s.number);
-    st.extra = Math.max(0, Number(btn.dataset.assigned) - data.held.length);
+    const chosen = st.fill ? chosenInputs(st.fill) : [];
+    if (chosen.length) for (const i of chosen) st.selected.set(Number(i.value), i.dataset.number);
+    else for (const s of data.held) st.selected.set(s.id, s.number);
+    if (!st.fill) st.extra = Math.max(0, Number(d.assigned) - data.held.length);
     st.free = data.free; render(data.free); say("");
   }
 
@@ -81,7 +94,7 @@
     const hit = [...d.free, ...d.held].find((s) => s.number === d.scanned);
     if (!hit) { say(`Serial ${d.scanned} is not free here.`, true); return; }
     if (st.selected.has(hit.id)) { say(`${hit.number} is already selected.`); return; }
-    if (assigned() >= st.quantity) { say(`The row needs ${st.quantity}; ${hit.number} not added.`, true); return; }
+    if (assigned() >= st.quantity) { say(`${st.quantity} needed; ${hit.number} not added.`, true); return; }
     st.selected.set(hit.id, hit.number); render(st.free); say(`Added ${hit.number}.`);
   }
 
@@ -97,15 +110,32 @@
   });
   $("picker-cancel").addEventListener("click", () => dlg.close());
 
+  function fill() {
+    const inputs = [...st.selected].map(([id, number]) => {
+      const i = document.createElement("input");
+      i.type = "hidden"; i.name = st.name; i.value = id; i.dataset.number = number;
+      return i;
+    });
+    document.getElementById(st.fill).replaceChildren(...inputs);
+    const label = document.getElementById(`${st.fill}-label`);
+    if (label) label.textContent = `${inputs.length} of ${st.quantity} chosen` + (inputs.length ? `: ${[...st.selected.values()].join(", ")}` : "");
+    dlg.close();
+  }
+
   done.addEventListener("click", async () => {
+    if (st.fill) { fill(); return; }
     if (st.delivered && !window.confirm("This order is delivered. Revert it, assign these serial numbers and deliver it again?")) return;
     done.disabled = true;
-    const r = await window.tracelot.postJSON(`/sell/rows/${st.row}/serials`, { serial_ids: [...st.selected.keys()].map(Number) });
+    const r = await window.tracelot.postJSON(st.save, { serial_ids: [...st.selected.keys()].map(Number) });
     done.disabled = false;
     if (!r.data.ok) { say(r.data.error || "Not saved.", true); return; }
     dlg.close();
     location.assign(`${location.pathname}?done=${encodeURIComponent(r.data.message)}`);
   });
 
-  document.querySelectorAll(".picker-open").forEach((b) => b.addEventListener("click", () => open(b)));
+  // Delegated: buttons inside parts of the page that are re-rendered (the production dialog).
+  document.addEventListener("click", (ev) => {
+    const btn = ev.target.closest?.(".picker-open");
+    if (btn) { ev.preventDefault(); open(btn); }
+  });
 })();
