@@ -84,3 +84,25 @@ def test_trace_and_history_endpoints(client, sessions):
     by_number = client.get("/v1/serial_numbers/history", params={"serial_number": "FIN-1"})
     assert by_number.json()["steps"] == h["steps"]
     assert client.get("/v1/trace", params={"bogus": 1}).status_code == 422
+
+
+def test_a_trace_from_a_batch_and_a_serial_at_once_walks_both(sessions):
+    """Several starting points make one recursive query (a compound anchor)."""
+    from support.world import World
+    from tracelot.services import tracing
+
+    w = World(sessions).setup()
+    _, (bv,) = w.item("Resin", "batch")
+    _, (sv,) = w.item("Chip", "serial")
+    w.adjust([{"variant_id": bv, "quantity": 1, "batch_transactions": [
+                  {"batch_number": "R-1", "quantity": 1}]},
+              {"variant_id": sv, "quantity": 1, "serial_numbers": ["C-1"]}])
+    with w.tx() as s:
+        from sqlalchemy import select
+
+        from tracelot.db.models import Batch, Serial
+        batch = s.scalar(select(Batch.id))
+        serial = s.scalar(select(Serial.id))
+        reached = s.execute(select(tracing.reach(
+            s, [tracing.Node(batch_id=batch), tracing.Node(serial_id=serial)], "forward"))).all()
+        assert {(r.batch_id, r.serial_id) for r in reached} == {(batch, None), (None, serial)}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import cast, exists, func, literal, or_, select
+from sqlalchemy import cast, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from tracelot.db.models import (
@@ -196,7 +196,10 @@ def reach(session: Session, start: list[Node], direction: str) -> Any:
         )
         for n in start
     ]
-    seed = seeds[0].union_all(*seeds[1:]) if len(seeds) > 1 else seeds[0]
+    seed = seeds[0]
+    if len(seeds) > 1:  # a recursive CTE's anchor must be one SELECT, not a compound one
+        starts = union_all(*seeds).subquery("starts")
+        seed = select(starts.c.batch_id, starts.c.serial_id, starts.c.level)
     tree = seed.cte(f"tree_{direction}", recursive=True)
     if direction == "forward":
         here_b, here_s, next_b, next_s = (
