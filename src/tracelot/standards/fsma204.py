@@ -419,12 +419,14 @@ class Lots:
             return (b.supplier_lot or b.batch_number) if b else ""
         return str(self.serials.get(serial_id, "")) if serial_id else ""
 
-    def describe(self, variant_id: int, batch_id: int | None, serial_id: int | None) -> dict:
+    def describe(
+        self, variant_id: int, batch_id: int | None, serial_id: int | None
+    ) -> dict[str, Any]:
         v = self.variants.get(variant_id)
         b = self.batches.get(batch_id) if batch_id else None
         return {
             "tlc": self.code(batch_id, serial_id),
-            "internal_lot": b.batch_number if b else self.serials.get(serial_id, ""),
+            "internal_lot": b.batch_number if b else self.serials.get(serial_id or 0, ""),
             "product": f"{v.name} ({v.sku})" if v and v.sku else (v.name if v else ""),
             "uom": v.uom if v else "",
             "sku": v.sku if v else "",
