@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from tracelot.db.base import utcnow
 from tracelot.db.models import Batch, Item, Variant
 from tracelot.domain import errors
+from tracelot.services import webhooks
 from tracelot.services.common import apply, get
 
 BATCH_FIELDS = {"batch_number", "expiration_date", "batch_created_date", "batch_barcode",
@@ -33,6 +34,7 @@ def create_batch(session: Session, data: dict[str, Any]) -> Batch:
     apply(batch, data, BATCH_FIELDS)
     session.add(batch)
     session.flush()
+    webhooks.emit(session, "batch.created", "batch", batch.id, None)
     return batch
 
 
@@ -42,6 +44,7 @@ def update_batch(session: Session, batch: Batch, data: dict[str, Any]) -> Batch:
     apply(batch, data, BATCH_FIELDS)
     batch.updated_at = utcnow()
     session.flush()
+    webhooks.emit(session, "batch.updated", "batch", batch.id, None)
     return batch
 
 
@@ -64,6 +67,7 @@ def find_or_create(session: Session, variant_id: int, number: str, **fields: Any
                       **{k: v for k, v in fields.items() if k in BATCH_FIELDS})
         session.add(batch)
         session.flush()
+        webhooks.emit(session, "batch.created", "batch", batch.id, None)
     return batch
 
 

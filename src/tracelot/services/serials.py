@@ -18,6 +18,7 @@ from tracelot.db.models import Serial, Variant
 from tracelot.db.sql import chunks
 from tracelot.domain import errors
 from tracelot.domain import serials as rules
+from tracelot.services import webhooks
 from tracelot.services.common import get
 
 # resource_type -> (link(session, resource_id, numbers, actor) -> serial ids,
@@ -58,7 +59,9 @@ def mint(session: Session, variant: Variant, numbers: Sequence[str],
     rows = [{"item_id": variant.item_id, "variant_id": variant.id, "serial_number": n,
              "status": "pending", "created_at": now, "updated_at": now} for n in numbers]
     session.execute(insert(Serial), rows)  # one executemany / multi-row INSERTs, no RETURNING
-    return find(session, variant.item_id, numbers, path)
+    ids = find(session, variant.item_id, numbers, path)
+    webhooks.emit_many(session, "serial_number.created", "serial_number", ids, "pending")
+    return ids
 
 
 def find(session: Session, item_id: int, numbers: Sequence[str],

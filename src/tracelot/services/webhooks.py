@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracelot.db.base import utcnow
@@ -107,6 +107,14 @@ def emit(
     session: Session, event_name: str, resource_type: str, obj_id: int, status: str | None
 ) -> int:
     """Queue the event for every enabled webhook subscribed to it; sent after commit."""
+    return emit_many(session, event_name, resource_type, [obj_id], status)
+
+
+def emit_many(
+    session: Session, event_name: str, resource_type: str, obj_ids: list[int],
+    status: str | None,
+) -> int:
+    """One event per object, queued in one INSERT; nothing at all without subscribers."""
     hooks = [
         h
         for h in session.scalars(
@@ -114,25 +122,24 @@ def emit(
         )
         if event_name in events_of(h)
     ]
-    for h in hooks:
-        body = {
-            "resource_type": resource_type,
-            "action": event_name,
-            "webhook_id": h.id,
-            "object": {
-                "id": str(obj_id),
-                "status": status or "",
-                "href": f"{base_uri()}/v1/{_plural(resource_type)}/{obj_id}",
-            },
-        }
-        session.add(
-            WebhookDelivery(
-                webhook_id=h.id, event=event_name, body=json.dumps(body, separators=(",", ":"))
-            )
-        )
-    if hooks:
+    rows = [
+        {"webhook_id": h.id, "event": event_name,
+         "body": json.dumps({
+             "resource_type": resource_type,
+             "action": event_name,
+             "webhook_id": h.id,
+             "object": {
+                 "id": str(obj_id),
+                 "status": status or "",
+                 "href": f"{base_uri()}/v1/{_plural(resource_type)}/{obj_id}",
+             },
+         }, separators=(",", ":"))}
+        for h in hooks for obj_id in obj_ids
+    ]
+    if rows:
+        session.execute(insert(WebhookDelivery), rows)
         session.info[_PENDING] = True
-    return len(hooks)
+    return len(rows)
 
 
 def _plural(resource_type: str) -> str:
