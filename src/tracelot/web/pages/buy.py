@@ -28,6 +28,7 @@ from tracelot.web.deps import Db, User, explain, form_date, signed_in_router, wr
 from tracelot.web.paging import paged, url_maker
 from tracelot.web.render import HOLDER_PAGES
 from tracelot.web.render import page as render
+from tracelot.web.render import qty as qty_text
 
 router = signed_in_router()
 HOLDER_PAGES[purchasing.ROW] = lambda row_id: f"/buy/rows/{row_id}"
@@ -103,13 +104,16 @@ def _receive_items(s: Session, po_id: int, form: FormData) -> list[dict[str, Any
     for row in purchasing.order_rows(s, po_id):
         variant = s.get(Variant, row.variant_id)
         assert variant is not None
-        item = _row_item(variant, row.id, form)
+        item = _row_item(variant, row, form)
         if item is not None:
             items.append({"purchase_order_row_id": row.id, **item})
     return items
 
 
-def _row_item(variant: Variant, row_id: int, form: FormData) -> dict[str, Any] | None:
+def _row_item(variant: Variant, row: PurchaseOrderRow, form: FormData) -> dict[str, Any] | None:
+    """A batch line without a quantity takes the row's quantity (what is still to come
+    when that is left blank too); pasted serials count themselves."""
+    row_id = row.id
     qty = str(form.get(f"qty_{row_id}") or "").strip()
     tracking = variant.item.tracking
     if tracking == "serial":
@@ -121,7 +125,7 @@ def _row_item(variant: Variant, row_id: int, form: FormData) -> dict[str, Any] |
             return {"quantity": qty, "generate_serials": True}
         return {"quantity": qty} if qty else None
     if tracking == "batch":
-        lots = _batch_lines(form, row_id, qty)
+        lots = _batch_lines(form, row_id, qty or qty_text(row.quantity - row.received_quantity))
         if not lots and not qty:
             return None
         total = sum((Decimal(str(b["quantity"])) for b in lots), Decimal(0))
