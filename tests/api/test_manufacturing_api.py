@@ -253,3 +253,28 @@ def test_a_linked_mo_follows_its_sales_rows_quantity_until_it_starts(client):
     r = client.patch(f"/v1/sales_order_rows/{row_id}", json={"quantity": 5})
     assert r.status_code == 200, r.text
     assert client.get(f"/v1/manufacturing_orders/{mo['id']}").json()["planned_quantity"] == 5
+
+
+def test_make_to_order_with_subassemblies_plans_the_short_ingredients_down_the_tree(client):
+    loc = _location(client)
+    bike = _item(client, "Bike2", "serial")
+    wheel = _item(client, "Wheel", "none", is_producible=True)
+    spoke = _item(client, "Spoke", "none", kind="materials")
+    for product, ingredient, qty in ((bike, wheel, 2), (wheel, spoke, 32)):
+        r = client.post("/v1/recipe_rows", json={"product_variant_id": product,
+                                                 "ingredient_variant_id": ingredient,
+                                                 "quantity": qty})
+        assert r.status_code == 200, r.text
+    client.post("/v1/stock_adjustments", json={"location_id": loc, "stock_adjustment_rows": [
+        {"variant_id": wheel, "quantity": 1}]})
+    cust = client.post("/v1/customers", json={"name": "Ada"}).json()["id"]
+    so = client.post("/v1/sales_orders", json={
+        "customer_id": cust, "location_id": loc,
+        "sales_order_rows": [{"variant_id": bike, "quantity": 3}]}).json()
+    mo = client.post("/v1/manufacturing_order_make_to_order", json={
+        "sales_order_row_id": so["sales_order_rows"][0]["id"], "create_subassemblies": True})
+    assert mo.status_code == 200, mo.text
+    orders = client.get("/v1/manufacturing_orders").json()["data"]
+    subs = [o for o in orders if o.get("parent_manufacturing_order_id") == mo.json()["id"]]
+    assert [(o["variant_id"], o["planned_quantity"]) for o in subs] == [(wheel, 5)]  # 6 - 1
+    assert not any(o.get("parent_manufacturing_order_id") == subs[0]["id"] for o in orders)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -1112,8 +1112,13 @@ serials.register(MO, link_serials, unlink_serials)
 # -- make-to-order -------------------------------------------------------------------------
 
 
-def make_to_order(session: Session, row_id: int, actor: str) -> ManufacturingOrder:
-    """An MO for a sales row's variant, quantity and location, linked to the row."""
+def make_to_order(session: Session, row_id: int, actor: str,
+                  create_subassemblies: bool = False) -> ManufacturingOrder:
+    """An MO for a sales row's variant, quantity and location, linked to the row.
+
+    With ``create_subassemblies``, MOs are also made for producible ingredients
+    the location lacks, down the recipe tree (see ``make_subassemblies``).
+    """
     from tracelot.db.models import SalesOrder, SalesOrderRow
 
     row = get(session, SalesOrderRow, row_id, "Sales order row", path="sales_order_row_id")
@@ -1142,7 +1147,40 @@ def make_to_order(session: Session, row_id: int, actor: str) -> ManufacturingOrd
     mo.sales_order_id, mo.sales_order_row_id = order.id, row.id
     session.flush()
     _sales().link_manufacturing_order(session, row.id, mo.id)
+    if create_subassemblies:
+        make_subassemblies(session, mo, actor)
     return mo
+
+
+MAX_SUBASSEMBLY_LEVELS = 10
+
+
+def make_subassemblies(session: Session, mo: ManufacturingOrder, actor: str,
+                       depth: int = 0) -> list[ManufacturingOrder]:
+    """MOs for the ingredients that have a recipe and are short at the MO's location.
+
+    Each plans the shortfall (whole units for serial items) and points at its
+    parent, so a planner sees the tree; stock already on hand is used first.
+    """
+    made: list[ManufacturingOrder] = []
+    if depth >= MAX_SUBASSEMBLY_LEVELS:
+        return made
+    for r in recipe_rows(session, mo.id):
+        if not recipe_of(session, r.variant_id):
+            continue
+        need = rules.consumption(r.planned_quantity_per_unit, mo.planned_quantity)
+        short = need - _available(session, r.variant_id, mo.location_id)
+        if short <= 0:
+            continue
+        if get(session, Variant, r.variant_id).item.tracking == "serial":
+            short = short.to_integral_value(rounding=ROUND_CEILING)
+        sub = create_order(session, {
+            "variant_id": r.variant_id, "location_id": mo.location_id,
+            "planned_quantity": short, "additional_info": f"Sub-assembly for {mo.order_no}"},
+            actor)
+        sub.parent_manufacturing_order_id = mo.id
+        made += [sub, *make_subassemblies(session, sub, actor, depth + 1)]
+    return made
 
 
 def unlink(session: Session, row_id: int, actor: str) -> ManufacturingOrder:

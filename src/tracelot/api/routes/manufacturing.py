@@ -189,6 +189,7 @@ def mo_out(db: Db, mo: ManufacturingOrder) -> dict[str, Any]:
             "done_date": iso(mo.done_date),
             "additional_info": mo.additional_info,
             "is_linked_to_sales_order": mo.sales_order_row_id is not None,
+            "parent_manufacturing_order_id": mo.parent_manufacturing_order_id,
             "sales_order_id": mo.sales_order_id,
             "sales_order_row_id": mo.sales_order_row_id,
             "batch_transactions": batches,
@@ -396,7 +397,8 @@ def delete_mo(mo_id: int, db: Db) -> Response:
 @router.post("/manufacturing_order_make_to_order")
 def make_to_order(body: MakeToOrderIn, db: Db, who: Who) -> dict[str, Any]:
     """An MO for a sales row (its variant, quantity, location), linked to it."""
-    return mo_out(db, mf.make_to_order(db, int(body.sales_order_row_id), who.name))
+    return mo_out(db, mf.make_to_order(db, int(body.sales_order_row_id), who.name,
+                                       create_subassemblies=body.create_subassemblies))
 
 
 @router.post("/manufacturing_order_unlink", status_code=204)

@@ -45,6 +45,7 @@ class ManufacturingOrder(Timestamps, Base):
     additional_info: Mapped[str | None] = mapped_column(Text)
     sales_order_id: Mapped[int | None] = mapped_column(index=True)
     sales_order_row_id: Mapped[int | None] = mapped_column(unique=True)
+    parent_manufacturing_order_id: Mapped[int | None] = mapped_column(index=True)
     deleted_at: Mapped[datetime | None]
 
 

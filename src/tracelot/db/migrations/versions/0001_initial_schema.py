@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 10:14:29.211293
+Create Date: 2026-11-24 10:21:41.999135
 """
 
 from collections.abc import Sequence
@@ -433,6 +433,7 @@ def upgrade() -> None:
         sa.Column("additional_info", sa.Text(), nullable=True),
         sa.Column("sales_order_id", sa.Integer(), nullable=True),
         sa.Column("sales_order_row_id", sa.Integer(), nullable=True),
+        sa.Column("parent_manufacturing_order_id", sa.Integer(), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -454,6 +455,11 @@ def upgrade() -> None:
     with op.batch_alter_table("manufacturing_orders", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_manufacturing_orders_order_no"), ["order_no"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_manufacturing_orders_parent_manufacturing_order_id"),
+            ["parent_manufacturing_order_id"],
+            unique=False,
         )
         batch_op.create_index(
             batch_op.f("ix_manufacturing_orders_sales_order_id"), ["sales_order_id"], unique=False
@@ -1156,6 +1162,7 @@ def downgrade() -> None:
     with op.batch_alter_table("manufacturing_orders", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_manufacturing_orders_variant_id"))
         batch_op.drop_index(batch_op.f("ix_manufacturing_orders_sales_order_id"))
+        batch_op.drop_index(batch_op.f("ix_manufacturing_orders_parent_manufacturing_order_id"))
         batch_op.drop_index(batch_op.f("ix_manufacturing_orders_order_no"))
 
     op.drop_table("manufacturing_orders")
