@@ -31,10 +31,17 @@ class Pager:
         return min(self.total, self.page * self.limit)
 
 
-def paged(session: Session, query: Select[Any], page: int, limit: int = PAGE_SIZE) -> Pager:
-    total = int(
-        session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    )
+def paged(
+    session: Session,
+    query: Select[Any],
+    page: int,
+    limit: int = PAGE_SIZE,
+    count: Select[Any] | None = None,
+) -> Pager:
+    """``count``: a cheaper COUNT of the same rows, when the list joins what it displays."""
+    if count is None:
+        count = select(func.count()).select_from(query.order_by(None).subquery())
+    total = int(session.scalar(count) or 0)
     pages = max(1, math.ceil(total / limit))
     page = min(max(1, page), pages)
     rows = list(session.execute(query.limit(limit).offset((page - 1) * limit)))

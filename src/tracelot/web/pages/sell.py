@@ -32,7 +32,8 @@ def order_list(
     page: int = 1,
     done: str = "",
 ) -> Response:
-    pager = paged(db, sq.order_list(q, status, tracing, channel), page)
+    filters = (q, status, tracing, channel)
+    pager = paged(db, sq.order_list(*filters), page, count=sq.order_count(*filters))
     return render(
         request,
         "sell.html",
