@@ -151,8 +151,36 @@ class Measure:
             ),
             self._recall(),
             self._picker(),
+            *self._sell_pages(),
         ]
         return rows
+
+    def _sell_pages(self) -> list[Row]:
+        """The web Sell list (/sell) read model: a page of 50, its COUNT and the channel
+        dropdown, as the page handler runs them (web.sales_queries, web.paging)."""
+        from tracelot.web import sales_queries as sq
+        from tracelot.web.paging import paged
+
+        def sell(db: Any, arg: tuple[int, tuple[str, str, str, str]]) -> Any:
+            page, filters = arg
+            paged(db, sq.order_list(*filters), page, count=sq.order_count(*filters))
+            return sq.channels(db)
+
+        pages = max(1, self.plan.orders // 50)
+        plain = [
+            (self.rnd.randint(1, min(pages, 20)), ("", "", "", "")) for _ in range(self.samples)
+        ]
+        missing = [(1, ("", "", "missing", ""))] * max(10, self.samples // 4)
+        note = "web.sales_queries page + COUNT + channel dropdown"
+        return [
+            Row("sell list page", "web", timed_calls(self.in_tx(sell), plain), note),
+            Row(
+                "sell list page, tracing missing",
+                "web",
+                timed_calls(self.in_tx(sell), missing),
+                note,
+            ),
+        ]
 
     def _recall(self) -> Row:
         common = batch_id(self.plan, 0, 0)  # reaches every batch and the FINAL serials
