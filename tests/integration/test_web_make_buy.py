@@ -292,6 +292,8 @@ def test_producing_with_fefo_batches_a_scanned_serial_and_generated_output(
     rows = _rows(sessions, mo_id)
     found = web.get(f"/make/rows/{rows[p['board']]}/serials?scan=(01){GTIN}(21)B-3").json()
     assert found["scanned"] == "B-3" and [s["number"] for s in found["free"]] == ["B-3"]
+    label = web.get(f"/make/rows/{rows[p['board']]}/serials?scan=B-2").json()  # plain label
+    assert label["scanned"] == "B-2" and [s["number"] for s in label["free"]] == ["B-2"]
     typed = web.get(f"/make/rows/{rows[p['board']]}/serials?q=B-").json()
     assert [s["number"] for s in typed["free"]] == ["B-1", "B-2", "B-3", "B-4"]
     r = web.post(
