@@ -94,6 +94,7 @@ def test_receiving_a_po_with_pasted_serials_and_a_batch_shows_them_in_stock(
     expect(page.get_by_role("alert")).to_contain_text("cannot be reverted")
     expect(page.get_by_role("alert")).to_contain_text("PRB-102")
     shot(page, "po-revert-refused")
+    _fits_a_tablet(page, shot, "po-tablet-portrait")
 
 
 def _plant(tx: Any) -> None:
@@ -208,3 +209,12 @@ def test_producing_with_fefo_batch_scanned_board_and_generated_serials(
     expect(timeline).to_contain_text("OIL-SOON")
     expect(timeline).to_contain_text("LB-02")
     shot(page, "serial-page-produced")
+    page.go_back()
+    _fits_a_tablet(page, shot, "mo-tablet-portrait")
+
+
+def _fits_a_tablet(page: Any, shot: Any, name: str) -> None:
+    """Readable at tablet portrait width: no horizontal page scroll."""
+    page.set_viewport_size({"width": 768, "height": 1024})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 768
+    shot(page, name)
