@@ -350,6 +350,7 @@ def test_entered_output_serials_with_a_range_and_a_batch_ingredient_refusal(
         },
     )
     assert 'role="alert"' in short.text and "add up to 1 but the production needs 4" in short.text
+    assert "data-open" in short.text and 'id="produce-error"' in short.text  # dialog again
     with transaction(sessions) as s:
         assert ledger_snapshot(s) == before
     ok = web.post(f"/make/{mo_id}/produce", data=base)  # no batch named: FEFO

@@ -111,7 +111,13 @@ def recipe_row_page(db: Db, row_id: int) -> Response:
 
 @router.get("/make/{mo_id}")
 def mo_page(
-    request: Request, db: Db, mo_id: int, done: str = "", error: str = "", quantity: str = ""
+    request: Request,
+    db: Db,
+    mo_id: int,
+    done: str = "",
+    error: str = "",
+    quantity: str = "",
+    reopen: bool = False,
 ) -> Response:
     head = mq.mo_header(db, mo_id)
     if head is None:
@@ -133,6 +139,7 @@ def mo_page(
         pattern=mq.pattern_of(head.serial_pattern),
         flash=done or None,
         error=error or None,
+        reopen=reopen,
     )
 
 
@@ -189,8 +196,9 @@ def _produce(request: Request, db: Db, user: str, mo_id: int, form: FormData) ->
     _, err = write(
         request, db, lambda s: manufacturing.produce(s, _production(s, mo_id, form), user)
     )
-    if err:
-        return mo_page(request, db, mo_id, error=explain(err))
+    if err:  # the dialog opens again with the refusal and the quantity asked for
+        qty = str(form.get("completed_quantity") or "")
+        return mo_page(request, db, mo_id, error=explain(err), quantity=qty, reopen=True)
     return RedirectResponse(f"/make/{mo_id}?done=Production recorded.", status_code=303)
 
 

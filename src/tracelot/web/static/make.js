@@ -32,5 +32,6 @@
     const enter = form.querySelector('input[name=output][value=enter]');
     if (enter && out.value.trim()) enter.checked = true;
   });
-  if (location.hash === "#produce") { dlg.showModal(); qty.focus(); }
+  // Opened by the link's #produce, or again after a refusal (shown inside the dialog).
+  if (location.hash === "#produce" || dlg.hasAttribute("data-open")) { dlg.showModal(); qty.focus(); }
 })();
