@@ -18,15 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 import tracelot.db.models  # noqa: E402,F401
 from pg_server import PostgresServer  # noqa: E402
-from tracelot.db.base import Base  # noqa: E402
-from tracelot.db.engine import make_engine, make_sessionmaker  # noqa: E402
+from tracelot.db.engine import make_sessionmaker  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 os.environ.setdefault("TRACELOT_BASE_URI", "https://tracelot.example")
@@ -47,31 +46,7 @@ def sqlite_url() -> str:
     return f"sqlite:///{path}"
 
 
-_migrated: dict[str, Engine] = {}
-
-
-def _engine_for(url: str) -> Engine:
-    if url not in _migrated:
-        engine = make_engine(url)
-        Base.metadata.create_all(engine)
-        _migrated[url] = engine
-    return _migrated[url]
-
-
-def _empty_all(engine: Engine) -> None:
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for name in tables:
-                conn.execute(text(f'DELETE FROM "{name}"'))
-            conn.execute(text("DELETE FROM sqlite_sequence")) if _has_sequence(conn) else None
-
-
-def _has_sequence(conn: object) -> bool:
-    return bool(conn.execute(text(  # type: ignore[attr-defined]
-        "SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first())
+from support.schema import empty_all, engine_for  # noqa: E402
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -79,13 +54,13 @@ def db_url(request: pytest.FixtureRequest) -> str:
     """Each test that takes this runs on SQLite and on PostgreSQL."""
     name = "pg_server_url" if request.param == "postgresql" else "sqlite_url"
     url: str = request.getfixturevalue(name)
-    _empty_all(_engine_for(url))
+    empty_all(engine_for(url))
     return url
 
 
 @pytest.fixture
 def engine(db_url: str) -> Engine:
-    return _engine_for(db_url)
+    return engine_for(db_url)
 
 
 @pytest.fixture

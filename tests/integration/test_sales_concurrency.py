@@ -11,7 +11,7 @@ import multiprocessing as mp
 
 from sqlalchemy import func, select
 
-from conftest import _empty_all, _engine_for  # type: ignore[attr-defined]
+from support.schema import empty_all, engine_for
 from support.world import World, check_ledger
 from tracelot.db.models import Serial
 from tracelot.services import catalog, sales
@@ -41,8 +41,8 @@ def _worker(url: str, row_id: int, serial_ids: list[int], barrier, out) -> None:
 
 
 def test_two_processes_never_hold_the_same_serial(pg_server_url):
-    engine = _engine_for(pg_server_url)
-    _empty_all(engine)
+    engine = engine_for(pg_server_url)
+    empty_all(engine)
     from tracelot.db.engine import make_sessionmaker
 
     w = World(make_sessionmaker(engine)).setup()
