@@ -31,6 +31,7 @@ from tracelot.domain import errors
 MAX_ATTEMPTS = 4  # the first try and 3 retries
 FIELDS = {"url", "enabled", "description"}
 _PENDING = "tracelot_webhooks_pending"
+_HOOKS = "tracelot_webhooks_enabled"  # (id, events) of enabled webhooks, read once per session
 
 
 def backoff_seconds() -> float:
@@ -55,6 +56,7 @@ def create(session: Session, data: dict[str, Any]) -> Webhook:
     )
     session.add(hook)
     session.flush()
+    forget(session)
     return hook
 
 
@@ -69,6 +71,7 @@ def update(session: Session, hook: Webhook, data: dict[str, Any]) -> Webhook:
         hook.description = data["description"]
     hook.updated_at = utcnow()
     session.flush()
+    forget(session)
     return hook
 
 
@@ -115,19 +118,13 @@ def emit_many(
     status: str | None,
 ) -> int:
     """One event per object, queued in one INSERT; nothing at all without subscribers."""
-    hooks = [
-        h
-        for h in session.scalars(
-            select(Webhook).where(Webhook.enabled.is_(True), Webhook.deleted_at.is_(None))
-        )
-        if event_name in events_of(h)
-    ]
+    hooks = [h for h, events in enabled(session) if event_name in events]
     rows = [
-        {"webhook_id": h.id, "event": event_name,
+        {"webhook_id": h, "event": event_name,
          "body": json.dumps({
              "resource_type": resource_type,
              "action": event_name,
-             "webhook_id": h.id,
+             "webhook_id": h,
              "object": {
                  "id": str(obj_id),
                  "status": status or "",
@@ -140,6 +137,30 @@ def emit_many(
         session.execute(insert(WebhookDelivery), rows)
         session.info[_PENDING] = True
     return len(rows)
+
+
+def enabled(session: Session) -> list[tuple[int, frozenset[str]]]:
+    """Enabled webhooks and their events, read once per session transaction.
+
+    A sales order emits three or four events; without this each one read the
+    webhook table. The cache ends with the transaction (commit or rollback), so
+    a webhook added by another process is seen by the next request.
+    """
+    hooks = session.info.get(_HOOKS)
+    if hooks is None:
+        hooks = [
+            (h.id, frozenset(events_of(h)))
+            for h in session.scalars(
+                select(Webhook).where(Webhook.enabled.is_(True), Webhook.deleted_at.is_(None))
+            )
+        ]
+        session.info[_HOOKS] = hooks
+    return hooks
+
+
+def forget(session: Session) -> None:
+    """Drop the cached subscribers (a webhook was created, changed or deleted)."""
+    session.info.pop(_HOOKS, None)
 
 
 def _plural(resource_type: str) -> str:
@@ -242,6 +263,7 @@ def sender_for(engine: Engine) -> Sender:
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
+    forget(session)
     if session.info.pop(_PENDING, False):
         bind = session.get_bind()
         engine = bind if isinstance(bind, Engine) else bind.engine
@@ -250,4 +272,14 @@ def _after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
+    forget(session)
     session.info.pop(_PENDING, None)
+
+
+@event.listens_for(Session, "before_flush")
+def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
+    """A webhook written through the ORM (e.g. deleted_at set) invalidates the cache."""
+    if _HOOKS in session.info and any(
+        isinstance(o, Webhook) for o in (*session.new, *session.dirty, *session.deleted)
+    ):
+        forget(session)
