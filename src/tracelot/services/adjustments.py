@@ -94,6 +94,9 @@ def _batch_changes(session: Session, variant: Variant, location_id: int, qty: De
                             " allocate the quantity to batches in batch_transactions.",
                             path=f"{path}.batch_transactions")
     sign = 1 if qty > 0 else -1
+    named = batches.find_or_create_many(session, variant.id, [
+        a for a in allocations if a.get("batch_number") and not a.get("batch_id")]) \
+        if sign > 0 else {}
     changes, total = [], Decimal(0)
     for j, a in enumerate(allocations):
         apath = f"{path}.batch_transactions[{j}]"
@@ -101,7 +104,7 @@ def _batch_changes(session: Session, variant: Variant, location_id: int, qty: De
         if amount == 0:
             raise errors.refuse(errors.VALIDATION_FAILED, "Each batch allocation needs a "
                                 "quantity above 0.", path=f"{apath}.quantity")
-        batch_id = _allocation_batch(session, variant, a, sign, apath)
+        batch_id = _allocation_batch(session, variant, a, named, apath)
         total += amount
         changes.append(ledger.Change(variant.id, location_id, sign * amount, batch_id))
     if total != abs(qty):
@@ -111,14 +114,12 @@ def _batch_changes(session: Session, variant: Variant, location_id: int, qty: De
     return changes
 
 
-def _allocation_batch(session: Session, variant: Variant, a: dict[str, Any], sign: int,
-                      path: str) -> int | None:
+def _allocation_batch(session: Session, variant: Variant, a: dict[str, Any],
+                      named: dict[str, Any], path: str) -> int | None:
     if a.get("batch_id"):
         return batches.of_variant(session, int(a["batch_id"]), variant.id, f"{path}.batch_id").id
-    if a.get("batch_number") and sign > 0:
-        b = batches.find_or_create(session, variant.id, a["batch_number"],
-                                   expiration_date=a.get("expiration_date"),
-                                   batch_barcode=a.get("batch_barcode"))
+    if a.get("batch_number") in named:
+        b = named[a["batch_number"]]
         if a.get("expiration_date") and b.expiration_date != a["expiration_date"]:
             raise errors.refuse(errors.DUPLICATE, f"Batch '{b.batch_number}' exists with "
                                 f"expiry {b.expiration_date}; send that expiry or another "

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from tracelot.db.base import utcnow
 from tracelot.db.models import Batch, Item, Variant
+from tracelot.db.sql import chunks
 from tracelot.domain import errors
 from tracelot.services import webhooks
 from tracelot.services.common import apply, get
@@ -69,6 +70,39 @@ def find_or_create(session: Session, variant_id: int, number: str, **fields: Any
         session.flush()
         webhooks.emit(session, "batch.created", "batch", batch.id, None)
     return batch
+
+
+def find_or_create_many(session: Session, variant_id: int,
+                        wanted: list[dict[str, Any]]) -> dict[str, Batch]:
+    """The variant's batches by number, creating the new ones in one INSERT.
+
+    ``wanted`` holds ``batch_number`` and optionally ``expiration_date``,
+    ``batch_barcode``, ``supplier_lot``: the first entry of a number wins.
+    """
+    firsts: dict[str, dict[str, Any]] = {}
+    for w in wanted:
+        firsts.setdefault(w["batch_number"], w)
+    found = _by_number(session, variant_id, list(firsts))
+    now = utcnow()
+    new = [{"variant_id": variant_id, "batch_number": n, "batch_created_date": now,
+            "created_at": now, "updated_at": now,
+            **{k: w.get(k) for k in ("expiration_date", "batch_barcode", "supplier_lot")}}
+           for n, w in firsts.items() if n not in found]
+    if new:
+        session.execute(insert(Batch), new)
+        created = _by_number(session, variant_id, [r["batch_number"] for r in new])
+        webhooks.emit_many(session, "batch.created", "batch", [b.id for b in created.values()],
+                           None)
+        found.update(created)
+    return found
+
+
+def _by_number(session: Session, variant_id: int, numbers: list[str]) -> dict[str, Batch]:
+    out: dict[str, Batch] = {}
+    for part in chunks(numbers):
+        out.update((b.batch_number, b) for b in session.scalars(select(Batch).where(
+            Batch.variant_id == variant_id, Batch.batch_number.in_(part))))
+    return out
 
 
 def of_variant(session: Session, batch_id: int, variant_id: int, path: str) -> Batch:

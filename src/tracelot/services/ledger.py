@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import case, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from tracelot.db.base import utcnow
@@ -61,9 +61,52 @@ class Change:
     serial_direction: int = 0  # with quantity 0: +1 connects serials, -1 disconnects
 
 
+BULK_MIN = 8  # from this many incoming changes (no serials), one statement per kind
+
+
 def post(session: Session, doc: Doc, changes: Sequence[Change]) -> list[int]:
     """Apply every change in the caller's transaction; returns the movement ids."""
+    if len(changes) >= BULK_MIN and all(c.quantity > 0 and not c.serial_ids for c in changes):
+        return _post_incoming(session, doc, changes)
     return [_post_one(session, doc, c) for c in changes]
+
+
+def _post_incoming(session: Session, doc: Doc, changes: Sequence[Change]) -> list[int]:
+    """Many receipts at once (e.g. 500 batches): one upsert, one movement INSERT.
+
+    Only additions, so nothing can go below zero; balances run on from what
+    each variant had at each location before.
+    """
+    places = {(c.variant_id, c.location_id) for c in changes}
+    balance: dict[tuple[int, int], Decimal] = {p: Decimal(0) for p in places}
+    for v, loc, qty in session.execute(
+            select(Stock.variant_id, Stock.location_id, func.sum(Stock.quantity))
+            .where(tuple_(Stock.variant_id, Stock.location_id).in_(list(places)))
+            .group_by(Stock.variant_id, Stock.location_id)):
+        balance[(v, loc)] = Decimal(qty)
+    per_key: dict[tuple[int, int, int], Decimal] = {}
+    for c in changes:
+        key = (c.variant_id, c.location_id, c.batch_id or 0)
+        per_key[key] = per_key.get(key, Decimal(0)) + c.quantity
+    stmt = upsert(session, Stock)
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=["variant_id", "location_id", "batch_key"],
+        set_={"quantity": Stock.quantity + stmt.excluded.quantity}), [
+        {"variant_id": v, "location_id": loc, "batch_id": b or None, "batch_key": b,
+         "quantity": q} for (v, loc, b), q in per_key.items()])
+    now, rows = utcnow(), []
+    for c in changes:
+        balance[(c.variant_id, c.location_id)] += c.quantity
+        rows.append({
+            "variant_id": c.variant_id, "location_id": c.location_id, "batch_id": c.batch_id,
+            "quantity": c.quantity, "balance_after": balance[(c.variant_id, c.location_id)],
+            "cost_per_unit": c.cost_per_unit, "reason": doc.reason,
+            "resource_type": c.resource_type or doc.resource_type,
+            "resource_id": c.resource_id if c.resource_id is not None else doc.resource_id,
+            "document": doc.document, "caused_by_order_no": doc.caused_by_order_no,
+            "user": doc.user, "movement_date": doc.when, "created_at": now})
+    return [int(i) for i in session.execute(insert(Movement).returning(Movement.id),
+                                            rows).scalars()]
 
 
 def _post_one(session: Session, doc: Doc, ch: Change) -> int:
