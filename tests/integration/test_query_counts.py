@@ -110,16 +110,8 @@ def _world_with_lists(w: World, n: int) -> None:
         )
 
 
-N_PLUS_ONE = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "known N+1: adjustment_out() runs 3-4 queries per adjustment (rows, movements, links, "
-        "variant per row); remove this marker when the list loads them for the whole page"
-    ),
-)
-
 LISTS = [
-    pytest.param("/v1/stock_adjustments", marks=N_PLUS_ONE),
+    "/v1/stock_adjustments",
     "/v1/batches",
     "/v1/batch_stocks",
     "/v1/serial_numbers",

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from tracelot.db.base import utcnow
 from tracelot.db.models import (
+    Item,
     Location,
     Movement,
     Serial,
@@ -224,12 +225,11 @@ def missing_serials(session: Session, rows: list[StockAdjustmentRow]) -> dict[in
         .where(SerialTransaction.resource_type == ROW, SerialTransaction.resource_id.in_(ids),
                SerialTransaction.quantity_change == 1, SerialTransaction.is_active.is_(True))
         .group_by(SerialTransaction.resource_id)).all())
-    out = {}
-    for r in rows:
-        tracked = session.get(Variant, r.variant_id).item.tracking == "serial"  # type: ignore[union-attr]
-        out[r.id] = max(0, int(r.quantity) - linked.get(r.id, 0)) \
-            if tracked and r.quantity > 0 else 0
-    return out
+    serial_variants = set(session.scalars(
+        select(Variant.id).join(Item, Item.id == Variant.item_id)
+        .where(Variant.id.in_({r.variant_id for r in rows}), Item.tracking == "serial")))
+    return {r.id: max(0, int(r.quantity) - linked.get(r.id, 0))
+            if r.variant_id in serial_variants and r.quantity > 0 else 0 for r in rows}
 
 
 def link_serials(session: Session, row_id: int, numbers: list[str], actor: str) -> list[int]:
