@@ -117,7 +117,7 @@ class HttpW1:
             )
 
     def sell(self, name: str, variant: int, qty: int) -> None:
-        steps = sales_steps.http_steps()
+        steps = sales_steps.http_steps(self.s_var)
         if steps is None:
             self.run.notes.append(f"{name}: skipped, no sales order API yet")
             return

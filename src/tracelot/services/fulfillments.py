@@ -122,8 +122,7 @@ def _ship_row(
     frow = SalesOrderFulfillmentRow(fulfillment_id=f.id, sales_order_row_id=row.id, quantity=qty)
     session.add(frow)
     session.flush()
-    variant = session.get(Variant, row.variant_id)
-    assert variant is not None
+    variant = sales.variant_of(session, row.variant_id)
     tracking = variant.item.tracking
     if tracking == "serial":
         _ship_serials(session, order, row, frow, variant, r, path, actor)
@@ -133,7 +132,7 @@ def _ship_row(
         ledger.post(
             session,
             sales.delivery_doc(order, frow.id, actor),
-            [ledger.Change(row.variant_id, sales.row_location(session, row), -qty)],
+            [ledger.Change(row.variant_id, row.location_id or order.location_id, -qty)],
         )
 
 
@@ -173,12 +172,8 @@ def _ship_serials(
             path=spath,
         )
     if ids:
-        serials.of_variant(session, variant.id, ids, spath)
-        rows = session.execute(
-            select(
-                Serial.id, Serial.serial_number, Serial.status, Serial.holder_type, Serial.holder_id
-            ).where(Serial.id.in_(ids))
-        ).all()
+        found = sales._check_of_variant(session, variant.id, ids, spath)
+        rows = list(found.values())
         mine = {s.id for s in rows if s.holder_type == sales.ROW and s.holder_id == row.id}
         shipped = [s for s in rows if s.id in mine and s.status != "reserved"]
         if shipped:
@@ -191,7 +186,14 @@ def _ship_serials(
         free = [i for i in ids if i not in mine]
         if free:
             sales.assign_serials(
-                session, row, free, actor, path=spath, join=False, while_shipping=True
+                session,
+                row,
+                free,
+                actor,
+                path=spath,
+                join=False,
+                while_shipping=True,
+                known=found,
             )
     else:
         ids = list(
@@ -225,7 +227,7 @@ def _ship_batches(
         or r.get("batch_transactions")
         or []
     )
-    loc = sales.row_location(session, row)
+    loc = row.location_id or order.location_id
     alloc: dict[int, Decimal] = defaultdict(Decimal)
     if named:
         for j, t in enumerate(named):

@@ -14,6 +14,7 @@ Also the make-to-order contract the manufacturing capability calls:
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -38,7 +39,7 @@ from tracelot.db.models import (
 from tracelot.domain import errors
 from tracelot.domain import picking as pick_rules
 from tracelot.domain import sales as rules
-from tracelot.services import batches, holds, ledger, serials, webhooks
+from tracelot.services import batches, ledger, serials, webhooks
 from tracelot.services.common import apply, get, primary_location
 
 ROW = "SalesOrderRow"
@@ -63,7 +64,7 @@ ROW_FIELDS = {"price_per_unit"}
 
 def create_order(session: Session, data: dict[str, Any], actor: str) -> SalesOrder:
     """One order with its rows, all or nothing."""
-    get(session, Customer, data.get("customer_id"), "Customer", path="customer_id")
+    _check_customer(session, data.get("customer_id"))
     loc = (
         get(session, Location, data["location_id"], "Location", path="location_id")
         if data.get("location_id")
@@ -101,8 +102,12 @@ def create_order(session: Session, data: dict[str, Any], actor: str) -> SalesOrd
     session.add(order)
     session.flush()
     order.order_no = order.order_no or f"SO-{order.id}"
-    for i, r in enumerate(rows):
-        add_row(session, order, r, f"sales_order_rows[{i}]")
+    facts = [
+        RowFacts(row, variant_of(session, row.variant_id).item.tracking)
+        for row in (
+            add_row(session, order, r, f"sales_order_rows[{i}]") for i, r in enumerate(rows)
+        )
+    ]
     if data.get("ecommerce_order_id") and not data.get("_imported"):
         register_import(
             session,
@@ -111,9 +116,19 @@ def create_order(session: Session, data: dict[str, Any], actor: str) -> SalesOrd
             None,
             order.id,
         )
-    refresh(session, order)
+    apply_tracing(order, facts)  # a new order holds and ships nothing: no query needed
+    keep(session, order, *(f.row for f in facts))
     webhooks.emit(session, "sales_order.created", "sales_order", order.id, order.status)
     return order
+
+
+def _check_customer(session: Session, customer_id: Any) -> None:
+    """The customer exists (one narrow read: its addresses are not needed here)."""
+    ok = customer_id is not None and session.scalar(
+        select(Customer.id).where(Customer.id == int(customer_id), Customer.deleted_at.is_(None))
+    )
+    if not ok:
+        get(session, Customer, customer_id, "Customer", path="customer_id")  # refuses
 
 
 def register_import(
@@ -145,7 +160,7 @@ def add_row(
     session: Session, order: SalesOrder, r: dict[str, Any], path: str = ""
 ) -> SalesOrderRow:
     pre = f"{path}." if path else ""
-    variant = get(session, Variant, r.get("variant_id"), "Variant", path=f"{pre}variant_id")
+    variant = variant_of(session, r.get("variant_id"), f"{pre}variant_id")
     qty = rules.check_quantity(
         Decimal(str(r.get("quantity", 0))), variant.item.tracking, f"{pre}quantity"
     )
@@ -326,6 +341,29 @@ def _release_row(session: Session, row: SalesOrderRow) -> None:
 
 # --- lookups ------------------------------------------------------------
 
+_KEEP = "tracelot_sales_keep"
+
+
+def keep(session: Session, *objs: Any) -> None:
+    """Hold strong references for the session's life.
+
+    The identity map is weak: a variant or order row no caller still holds is
+    dropped, and the next ``session.get`` of it is a SELECT again (five per
+    order before this).
+    """
+    session.info.setdefault(_KEEP, {}).update({(type(o), o.id): o for o in objs})
+
+
+def variant_of(session: Session, variant_id: Any, path: str = "variant_id") -> Variant:
+    """The variant with its item loaded, once per session."""
+    held = session.info.get(_KEEP, {}).get((Variant, variant_id))
+    if held is not None:
+        return held  # type: ignore[no-any-return]
+    variant = get(session, Variant, variant_id, "Variant", path=path)
+    variant.item  # noqa: B018 - load it now, kept with the variant
+    keep(session, variant)
+    return variant
+
 
 def live_rows(session: Session, order_id: int) -> list[SalesOrderRow]:
     return list(
@@ -353,9 +391,9 @@ def _live_fulfilments(session: Session, order_id: int) -> list[SalesOrderFulfill
 def row_location(session: Session, row: SalesOrderRow) -> int:
     if row.location_id:
         return row.location_id
-    return int(
-        session.scalar(select(SalesOrder.location_id).where(SalesOrder.id == row.sales_order_id))
-    )  # type: ignore[arg-type]
+    order = session.get(SalesOrder, row.sales_order_id)  # usually in the identity map
+    assert order is not None
+    return order.location_id
 
 
 def shipping(session: Session, rows: list[SalesOrderRow]) -> dict[int, rules.RowShipping]:
@@ -425,54 +463,122 @@ def shipped_serial_counts(session: Session, row_ids: list[int]) -> dict[int, int
 
 
 def refresh(session: Session, order: SalesOrder) -> None:
-    """Recompute the cached status, tracing status and missing counts (a few queries)."""
-    rows = live_rows(session, order.id)
-    ids = [r.id for r in rows]
-    ship = shipping(session, rows)
-    tracking = dict(
-        session.execute(
-            select(Variant.id, Variant.item_id).where(Variant.id.in_([r.variant_id for r in rows]))
-        ).all()
-    )
+    """Recompute the cached status, tracing status and missing counts (one query).
+
+    Called once at the end of each use case: rows, tracking mode, held serials,
+    batch picks, shipped quantities and shipped serials come from one SELECT
+    with correlated aggregates, each served by an index.
+    """
+    with session.no_autoflush:
+        found = session.execute(_refresh_query(order.id)).all()
+    facts = [
+        RowFacts(
+            f[0],
+            f.tracking,
+            Decimal(f.held or 0),
+            Decimal(f.picked or 0),
+            Decimal(f.packed or 0),
+            Decimal(f.delivered or 0),
+            int(f.shipped_serials or 0),
+        )
+        for f in found
+    ]
+    apply_tracing(order, facts)
+    session.flush()
+
+
+@dataclass
+class RowFacts:
+    """What a row's tracing status is computed from."""
+
+    row: SalesOrderRow
+    tracking: str
+    held: Decimal = Decimal(0)
+    picked: Decimal = Decimal(0)
+    packed: Decimal = Decimal(0)
+    delivered: Decimal = Decimal(0)
+    shipped_serials: int = 0
+
+
+def apply_tracing(order: SalesOrder, facts: list[RowFacts]) -> None:
+    """Set rows' and the order's cached status from the facts (no queries)."""
+    ships, statuses, missing = [], [], 0
+    for f in facts:
+        r = f.row
+        ship = rules.RowShipping(r.quantity, f.packed, f.delivered)
+        assigned = f.held if f.tracking == "serial" else f.picked
+        t = rules.row_tracing(f.tracking, r.quantity, assigned, ship.shipped, f.shipped_serials)
+        _set(r, "tracing_status", t.tracing_status)
+        _set(r, "traced_quantity", t.assigned)
+        _set(r, "missing_serial_numbers", t.missing_serial_numbers)
+        ships.append(ship)
+        statuses.append(t.tracing_status)
+        missing += t.missing_serial_numbers
+    order.status = rules.order_status(ships, order.status)
+    order.tracing_status = rules.order_tracing(statuses)
+    order.missing_serial_numbers = missing
+    order.updated_at = utcnow()
+
+
+def _set(obj: Any, attr: str, value: Any) -> None:
+    """Assign only a changed value, so an unchanged row is not UPDATEd."""
+    if getattr(obj, attr) != value:
+        setattr(obj, attr, value)
+
+
+def _refresh_query(order_id: int) -> Any:
     from tracelot.db.models import Item
 
-    modes = dict(
-        session.execute(
-            select(Item.id, Item.tracking).where(Item.id.in_(set(tracking.values())))
-        ).all()
-    )
-    held = dict(
-        session.execute(
-            select(Serial.holder_id, func.count())
-            .where(Serial.holder_type == ROW, Serial.holder_id.in_(ids))
-            .group_by(Serial.holder_id)
-        ).all()
-    )
-    picked = dict(
-        session.execute(
-            select(BatchPick.resource_id, func.sum(BatchPick.quantity))
-            .where(BatchPick.resource_type == ROW, BatchPick.resource_id.in_(ids))
-            .group_by(BatchPick.resource_id)
-        ).all()
-    )
-    shipped_serials = shipped_serial_counts(session, ids)
-    statuses = []
-    for r in rows:
-        mode = modes[tracking[r.variant_id]]
-        assigned = (
-            Decimal(held.get(r.id, 0)) if mode == "serial" else Decimal(picked.get(r.id) or 0)
+    row_id = SalesOrderRow.id
+    live_frow = (
+        select(func.sum(SalesOrderFulfillmentRow.quantity))
+        .join(
+            SalesOrderFulfillment,
+            SalesOrderFulfillment.id == SalesOrderFulfillmentRow.fulfillment_id,
         )
-        t = rules.row_tracing(
-            mode, r.quantity, assigned, ship[r.id].shipped, shipped_serials.get(r.id, 0)
+        .where(
+            SalesOrderFulfillmentRow.sales_order_row_id == row_id,
+            SalesOrderFulfillment.deleted_at.is_(None),
         )
-        r.tracing_status, r.traced_quantity = t.tracing_status, t.assigned
-        r.missing_serial_numbers = t.missing_serial_numbers
-        statuses.append(t.tracing_status)
-    order.status = rules.order_status(ship.values(), order.status)
-    order.tracing_status = rules.order_tracing(statuses)
-    order.missing_serial_numbers = sum(r.missing_serial_numbers for r in rows)
-    order.updated_at = utcnow()
-    session.flush()
+    )
+    return (
+        select(
+            SalesOrderRow,
+            Item.tracking.label("tracking"),
+            select(func.count())
+            .where(Serial.holder_type == ROW, Serial.holder_id == row_id)
+            .scalar_subquery()
+            .label("held"),
+            select(func.sum(BatchPick.quantity))
+            .where(BatchPick.resource_type == ROW, BatchPick.resource_id == row_id)
+            .scalar_subquery()
+            .label("picked"),
+            live_frow.where(SalesOrderFulfillment.status == "PACKED")
+            .scalar_subquery()
+            .label("packed"),
+            live_frow.where(SalesOrderFulfillment.status == "DELIVERED")
+            .scalar_subquery()
+            .label("delivered"),
+            select(func.count())
+            .select_from(SalesOrderFulfillmentRow)
+            .join(
+                SerialTransaction,
+                (SerialTransaction.resource_type == FROW)
+                & (SerialTransaction.resource_id == SalesOrderFulfillmentRow.id),
+            )
+            .where(
+                SalesOrderFulfillmentRow.sales_order_row_id == row_id,
+                SerialTransaction.is_active.is_(True),
+                SerialTransaction.quantity_change == -1,
+            )
+            .scalar_subquery()
+            .label("shipped_serials"),
+        )
+        .join(Variant, Variant.id == SalesOrderRow.variant_id)
+        .join(Item, Item.id == Variant.item_id)
+        .where(SalesOrderRow.sales_order_id == order_id, SalesOrderRow.deleted_at.is_(None))
+        .order_by(SalesOrderRow.id)
+    )
 
 
 # --- serial assignment -----------------------------------------------------------------------
@@ -487,23 +593,25 @@ def assign_serials(
     path: str = "serial_number_transactions",
     join: bool = True,
     while_shipping: bool = False,
+    known: dict[int, Any] | None = None,
 ) -> list[int]:
-    """Hold serials for the row (conditional, all or none); they join PACKED fulfilments."""
+    """Hold serials for the row (conditional, all or none); they join PACKED fulfilments.
+
+    The serials are read once (variant, holder, status, hold) and every check
+    runs on that read. While a fulfilment is being created, it refreshes the
+    order once at its end, so this does not.
+    """
     order = session.get(SalesOrder, row.sales_order_id)
     assert order is not None
-    ship = shipping(session, [row])[row.id]
     if not while_shipping:  # a fulfilment being created assigns what it ships
-        rules.check_open(ship, order.order_no, path=path)
-    variant = serials.serial_variant(session, row.variant_id, path)
-    serials.of_variant(session, variant.id, serial_ids, path)
-    mine = set(
-        session.scalars(
-            select(Serial.id).where(
-                Serial.id.in_(serial_ids), Serial.holder_type == ROW, Serial.holder_id == row.id
-            )
-        )
-    )
-    new = list(dict.fromkeys(i for i in serial_ids if i not in mine))
+        rules.check_open(shipping(session, [row])[row.id], order.order_no, path=path)
+    variant = serial_variant(session, row.variant_id, path)
+    found = known or _check_of_variant(session, variant.id, serial_ids, path)
+    new = [
+        i
+        for i in dict.fromkeys(serial_ids)
+        if not (found[i].holder_type == ROW and found[i].holder_id == row.id)
+    ]
     if not new:
         return []
     held = int(_assigned(session, row, "serial"))
@@ -515,14 +623,90 @@ def assign_serials(
             "first or raise the quantity.",
             path=path,
         )
-    _refuse_delivered(session, new, path)
-    holds.check_not_on_hold(session, (), new, path)
-    ledger.hold_serials(session, new, ROW, row.id, row_location(session, row), actor)
+    _refuse_gone_or_held([found[i] for i in new], path)
+    ledger.hold_serials(session, new, ROW, row.id, row.location_id or order.location_id, actor)
     if join:
         join_packed(session, order, row, new, actor)
-    refresh(session, order)
+    if not while_shipping:
+        refresh(session, order)
     webhooks.emit(session, "serial_number.updated", "sales_order_row", row.id, order.tracing_status)
     return new
+
+
+def serial_variant(session: Session, variant_id: int, path: str) -> Variant:
+    """``serials.serial_variant`` over the session's kept variant."""
+    variant = variant_of(session, variant_id, path)
+    if variant.item.tracking != "serial":
+        return serials.serial_variant(session, variant_id, path)  # refuses with its message
+    return variant
+
+
+def _check_of_variant(
+    session: Session, variant_id: int, serial_ids: list[int], path: str
+) -> dict[int, Any]:
+    """One read of the serials; refuse unknown ids and other variants' serials by name."""
+    rows = session.execute(
+        select(
+            Serial.id,
+            Serial.variant_id,
+            Serial.serial_number,
+            Serial.status,
+            Serial.holder_type,
+            Serial.holder_id,
+            Serial.hold_reason,
+        ).where(Serial.id.in_(list(serial_ids)))
+    ).all()
+    found = {r.id: r for r in rows}
+    details = [
+        errors.Detail(path, errors.MISSING, f"Serial number id {i} does not exist.")
+        for i in serial_ids
+        if i not in found
+    ]
+    details += [
+        errors.Detail(
+            path,
+            errors.NOT_IN_STOCK,
+            f"Serial number '{r.serial_number}' belongs to another item or variant.",
+            {"serial_number": r.serial_number},
+        )
+        for r in rows
+        if r.variant_id != variant_id
+    ]
+    if details:
+        raise errors.refuse_many(details)
+    return found
+
+
+def _refuse_gone_or_held(rows: list[Any], path: str) -> None:
+    """Name serials that left stock, then serials on hold (as ``holds.check_not_on_hold``)."""
+    gone = [r for r in rows if r.status not in ("in_stock", "reserved")]
+    if gone:
+        raise errors.refuse_many(
+            [
+                errors.Detail(
+                    path,
+                    errors.NOT_IN_STOCK,
+                    f"Serial number '{g.serial_number}' is {g.status}, not "
+                    "in stock: pick a serial that is on hand.",
+                    {"serial_number": g.serial_number},
+                )
+                for g in gone
+            ]
+        )
+    held = sorted((r for r in rows if r.hold_reason is not None), key=lambda r: r.id)[:50]
+    if held:
+        raise errors.refuse_many(
+            [
+                errors.Detail(
+                    path or "serial_numbers",
+                    errors.ON_HOLD,
+                    f"Serial '{h.serial_number}' is on hold ({h.hold_reason}): "
+                    "release the hold (DELETE its hold) or pick another serial.",
+                    {"serial_number": h.serial_number, "hold_reason": h.hold_reason},
+                )
+                for h in held
+            ]
+        )
 
 
 def _refuse_delivered(session: Session, ids: list[int], path: str) -> None:
@@ -669,7 +853,7 @@ def ship_serials(
         [
             ledger.Change(
                 row.variant_id,
-                row_location(session, row),
+                row.location_id or order.location_id,
                 quantity,
                 serial_ids=serial_ids,
                 serial_direction=-1,
@@ -837,7 +1021,9 @@ def assign_production_output(
         room = int(row.quantity) - int(_assigned(session, row, "serial"))
         take = list(serial_ids)[: max(0, room)]
         if take:
-            ledger.hold_serials(session, take, ROW, row.id, row_location(session, row), actor)
+            ledger.hold_serials(
+                session, take, ROW, row.id, row.location_id or order.location_id, actor
+            )
             join_packed(session, order, row, take, actor)
     elif batch_id is not None:
         room = row.quantity - _assigned(session, row, "batch")
