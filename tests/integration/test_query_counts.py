@@ -143,13 +143,6 @@ def test_list_pages_do_not_grow_with_page_size(path, client, engine, sessions):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "known N+1: the sales order list serializes rows, serial links and batch picks per "
-        "order; remove this marker when they are loaded for the whole page"
-    ),
-)
 def test_the_sell_list_page_does_not_grow_with_page_size(client, engine, sessions):
     sales = pytest.importorskip("tracelot.services.sales")
     w = World(sessions).setup()

@@ -184,8 +184,36 @@ def rows_out(db: Db, rows: list[SalesOrderRow]) -> list[dict[str, Any]]:
     ]
 
 
+def orders_out(db: Db, orders: list[SalesOrder]) -> list[dict[str, Any]]:
+    """Orders with their rows: three queries for a page of any size (rows, serials, picks)."""
+    if not orders:
+        return []
+    rows = list(
+        db.scalars(
+            select(SalesOrderRow)
+            .where(
+                SalesOrderRow.sales_order_id.in_([o.id for o in orders]),
+                SalesOrderRow.deleted_at.is_(None),
+            )
+            .order_by(SalesOrderRow.id)
+        )
+    )
+    shaped: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for r, out in zip(rows, rows_out(db, rows), strict=True):
+        shaped[r.sales_order_id].append(out)
+    per_order: dict[int, list[SalesOrderRow]] = defaultdict(list)
+    for r in rows:
+        per_order[r.sales_order_id].append(r)
+    return [_order_dict(o, per_order[o.id], shaped[o.id]) for o in orders]
+
+
 def order_out(db: Db, order: SalesOrder) -> dict[str, Any]:
-    rows = sales.live_rows(db, order.id)
+    return orders_out(db, [order])[0]
+
+
+def _order_dict(
+    order: SalesOrder, rows: list[SalesOrderRow], shaped: list[dict[str, Any]]
+) -> dict[str, Any]:
     return clean(
         {
             "id": order.id,
@@ -203,7 +231,7 @@ def order_out(db: Db, order: SalesOrder) -> dict[str, Any]:
             "ecommerce_store_name": order.ecommerce_store_name,
             "ecommerce_order_id": order.ecommerce_order_id,
             "total": float(sum((r.price_per_unit or 0) * r.quantity for r in rows)),
-            "sales_order_rows": rows_out(db, rows),
+            "sales_order_rows": shaped,
             "addresses": [],
             "missing_serial_numbers": order.missing_serial_numbers,
             "tracing_status": order.tracing_status,
@@ -320,7 +348,7 @@ def list_orders(
     ):
         if val is not None:
             q = q.where(col == val)
-    return {"data": [order_out(db, o) for o in paginate(db, q, paging, response)]}
+    return {"data": orders_out(db, list(paginate(db, q, paging, response)))}
 
 
 @router.get("/sales_orders/{order_id}")
