@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tracelot.db.sql import AnySelect
 from tracelot.domain import errors
 
 
@@ -70,7 +71,7 @@ def get_page(limit: Annotated[int, Query(ge=1, le=250)] = 50,
 Paging = Annotated[Page, Depends(get_page)]
 
 
-def paginate(session: Session, query: Select[Any], paging: Page, response: Response,
+def paginate(session: Session, query: AnySelect, paging: Page, response: Response,
              *, scalars: bool = True) -> list[Any]:
     """Run one page of ``query`` and set Katana's X-Pagination header."""
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
@@ -85,7 +86,7 @@ def paginate(session: Session, query: Select[Any], paging: Page, response: Respo
     return list(result.scalars() if scalars else result.all())
 
 
-def common_filters(query: Select[Any], model: Any, request: Request) -> Select[Any]:
+def common_filters(query: AnySelect, model: Any, request: Request) -> AnySelect:
     """ids, created/updated ranges and include_deleted, for any model that has them."""
     params = request.query_params
     ids = params.getlist("ids")

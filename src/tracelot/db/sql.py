@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -31,3 +32,7 @@ def chunks[T](values: Sequence[T] | Iterable[T], size: int = CHUNK) -> Iterator[
 
 def dialect(session: Session) -> str:
     return session.get_bind().dialect.name
+
+
+# Any SELECT, whatever its columns (SQLAlchemy 2.1's Select is variadic).
+AnySelect = Select[*tuple[Any, ...]]

@@ -90,7 +90,7 @@ def find_or_create_many(session: Session, variant_id: int,
            for n, w in firsts.items() if n not in found]
     if new:
         session.execute(insert(Batch), new)
-        created = _by_number(session, variant_id, [r["batch_number"] for r in new])
+        created = _by_number(session, variant_id, [str(r["batch_number"]) for r in new])
         webhooks.emit_many(session, "batch.created", "batch", [b.id for b in created.values()],
                            None)
         found.update(created)

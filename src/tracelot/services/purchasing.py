@@ -442,7 +442,7 @@ def _refuse_moved(session: Session, po: PurchaseOrder, m: Movement, ids: list[in
             select(func.coalesce(func.sum(Movement.quantity), 0)).where(
                 Movement.batch_id == m.batch_id, Movement.location_id == m.location_id
             )
-        )
+        ) or Decimal(0)
         if Decimal(left) < m.quantity:
             number = session.scalar(select(Batch.batch_number).where(Batch.id == m.batch_id))
             moved += (

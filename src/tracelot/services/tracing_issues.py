@@ -23,7 +23,6 @@ from sqlalchemy import (
     Date,
     Integer,
     Numeric,
-    Select,
     String,
     case,
     cast,
@@ -48,6 +47,7 @@ from tracelot.db.models import (
     Stock,
     Variant,
 )
+from tracelot.db.sql import AnySelect
 from tracelot.services import ledger
 
 KINDS = (
@@ -62,7 +62,7 @@ RANK = {k: i for i, k in enumerate(KINDS)}
 MAX_IDS = 100  # serial ids listed per entry; the link lists them all
 
 
-def query(kinds: list[str] | None = None, expiring_within_days: int = 30) -> Select[Any]:
+def query(kinds: list[str] | None = None, expiring_within_days: int = 30) -> AnySelect:
     """Every issue as (kind, rank, ref_id, variant_id, location_id, quantity, day, note)."""
     wanted = set(kinds or KINDS)
     parts = [
@@ -109,7 +109,7 @@ def _typed(value: Any, type_: Any) -> Any:
     return cast(null(), type_) if value is None else type_coerce(value, type_)
 
 
-def _orders() -> Select[Any]:
+def _orders() -> AnySelect:
     """Orders that shipped serial-tracked units without their serials (SPEC §3 warning)."""
     return select(
         *_cols("missing_serials", SalesOrder.id, quantity=SalesOrder.missing_serial_numbers)
@@ -120,7 +120,7 @@ def _orders() -> Select[Any]:
     )
 
 
-def _not_connected() -> Select[Any]:
+def _not_connected() -> AnySelect:
     """Serial-tracked stock on hand with fewer serials than units (SPEC §1 none -> serial)."""
     serials = (
         select(func.count())
@@ -147,7 +147,7 @@ def _not_connected() -> Select[Any]:
     )
 
 
-def _held_serials() -> Select[Any]:
+def _held_serials() -> AnySelect:
     """Serials on hold that are still on hand, one entry per product and hold reason."""
     return (
         select(
@@ -164,7 +164,7 @@ def _held_serials() -> Select[Any]:
     )
 
 
-def _batches(wanted: set[str], today: date, days: int) -> list[Select[Any]]:
+def _batches(wanted: set[str], today: date, days: int) -> list[AnySelect]:
     """Batches with stock on hand: expired, expiring within ``days``, or on hold."""
     on_hand = (
         select(Stock.batch_id, func.sum(Stock.quantity).label("q"))

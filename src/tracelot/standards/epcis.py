@@ -176,7 +176,8 @@ def _serials_by_movement(session: Session, movement_ids: list[int]) -> dict[int,
             .where(SerialTransaction.movement_id.in_(movement_ids))
             .order_by(Serial.serial_number)
         ):
-            out[mid].append(number)
+            if mid is not None:
+                out[mid].append(number)
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from tracelot.db.models import (
@@ -20,11 +20,12 @@ from tracelot.db.models import (
     Supplier,
     Variant,
 )
+from tracelot.db.sql import AnySelect
 
 STATUSES = ["DRAFT", "NOT_RECEIVED", "PARTIALLY_RECEIVED", "RECEIVED"]
 
 
-def po_list(q: str, status: str) -> Select[Any]:
+def po_list(q: str, status: str) -> AnySelect:
     """Newest first; paged by the caller."""
     query = (
         select(

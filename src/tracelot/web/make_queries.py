@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from tracelot.db.models import (
@@ -27,6 +27,7 @@ from tracelot.db.models import (
     Stock,
     Variant,
 )
+from tracelot.db.sql import AnySelect
 from tracelot.domain import picking as fefo_rules
 from tracelot.domain.numbering import DEFAULT_PATTERN
 from tracelot.services import manufacturing, picking
@@ -35,7 +36,7 @@ STATUSES = ["NOT_STARTED", "BLOCKED", "IN_PROGRESS", "PARTIALLY_COMPLETED", "DON
 BATCH_CHOICES = 20
 
 
-def mo_list(q: str, status: str) -> Select[Any]:
+def mo_list(q: str, status: str) -> AnySelect:
     """Newest first; paged by the caller (``paging.paged``)."""
     query = (
         select(

@@ -8,8 +8,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+
+from tracelot.db.sql import AnySelect
 
 PAGE_SIZE = 50
 
@@ -33,10 +35,10 @@ class Pager:
 
 def paged(
     session: Session,
-    query: Select[Any],
+    query: AnySelect,
     page: int,
     limit: int = PAGE_SIZE,
-    count: Select[Any] | None = None,
+    count: AnySelect | None = None,
 ) -> Pager:
     """``count``: a cheaper COUNT of the same rows, when the list joins what it displays."""
     if count is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from tracelot.db.models import (
@@ -22,13 +22,14 @@ from tracelot.db.models import (
     TrackingArchive,
     Variant,
 )
+from tracelot.db.sql import AnySelect
 
 
 def _like(text: str) -> str:
     return f"%{text.strip()}%"
 
 
-def items(q: str, kind: str, tracking: str) -> Select[Any]:
+def items(q: str, kind: str, tracking: str) -> AnySelect:
     on_hand = (
         select(Variant.item_id, func.sum(Stock.quantity).label("qty"))
         .join(Stock, Stock.variant_id == Variant.id)
@@ -140,7 +141,7 @@ def tracking_effects(session: Session, item: Item, plan: str) -> dict[str, Any]:
 # --- stock ---------------------------------------------------------------------------
 
 
-def batch_stock(q: str, show_empty: bool, location_id: int | None) -> Select[Any]:
+def batch_stock(q: str, show_empty: bool, location_id: int | None) -> AnySelect:
     """One row per batch and location; batches without stock only when asked."""
     query = (
         select(
@@ -181,7 +182,7 @@ def batch_stock(q: str, show_empty: bool, location_id: int | None) -> Select[Any
     return query
 
 
-def serial_list(q: str, status: str, location_id: int | None) -> Select[Any]:
+def serial_list(q: str, status: str, location_id: int | None) -> AnySelect:
     query = (
         select(
             Serial.id,
@@ -238,7 +239,7 @@ def batch_locations(session: Session, batch_id: int) -> list[Any]:
     )
 
 
-def batch_movements(batch_id: int) -> Select[Any]:
+def batch_movements(batch_id: int) -> AnySelect:
     return (
         select(
             Movement.id,

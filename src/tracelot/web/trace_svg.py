@@ -99,8 +99,8 @@ def render(forward: Any, backward: Any) -> Markup:
         f'height="{height}" viewBox="0 0 {width} {height}" '
         'xmlns="http://www.w3.org/2000/svg">'
     ]
-    for a, b in lines:
-        (x1, y1), (x2, y2) = at[a], at[b]
+    for src, dst in lines:
+        (x1, y1), (x2, y2) = at[src], at[dst]
         parts.append(
             f'<line x1="{x1 + BOX_W}" y1="{y1 + BOX_H / 2}" x2="{x2}" '
             f'y2="{y2 + BOX_H / 2}" class="edge"/>'

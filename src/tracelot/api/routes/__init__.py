@@ -1,21 +1,23 @@
 """Every router under /v1. A capability adds its router to ROUTERS here."""
 
-from tracelot.api.routes import (  # noqa: E402 (traceability)
+from tracelot.api.routes import (
     adjustments,
     batches,
     catalog,
+    compliance,
+    imports,
     labels,
     manufacturing,
     movements,
     parties,
     purchasing,
+    sales,
     scan,
     serials,
     tracing,
     transfers,
+    webhooks,
 )
-from tracelot.api.routes import imports, sales, webhooks  # noqa: E402 (sales orders)
-from tracelot.api.routes import compliance  # noqa: E402 (FSMA 204, tracing issues)
 
 ROUTERS = [
     catalog.router,

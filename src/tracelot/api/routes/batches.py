@@ -54,17 +54,16 @@ def list_batch_stocks(request: Request, response: Response, db: Db, paging: Pagi
                       batch_barcode: str | None = None, include_empty: bool = False
                       ) -> dict[str, Any]:
     """One entry per batch and location with stock; unbatched stock as 'unbatched'."""
-    cols = [Stock.batch_id.label("batch_id"), Stock.variant_id.label("variant_id"),
-            Stock.location_id.label("location_id"), Stock.quantity.label("quantity"),
-            Stock.id.label("sort")]
-    held = (select(*cols).join(Variant, Variant.id == Stock.variant_id)
+    held = (select(Stock.batch_id.label("batch_id"), Stock.variant_id.label("variant_id"),
+                   Stock.location_id.label("location_id"), Stock.quantity.label("quantity"),
+                   Stock.id.label("sort")).join(Variant, Variant.id == Stock.variant_id)
             .join(Item, Item.id == Variant.item_id)
             .where(Item.tracking == "batch", Stock.quantity != 0))
     if variant_id:
         held = held.where(Stock.variant_id == variant_id)
     if location_id:
         held = held.where(Stock.location_id == location_id)
-    parts = [held]
+    parts: list[Any] = [held]
     if include_empty and not location_id:
         empty = select(Batch.id, Batch.variant_id, null(), literal(0), -Batch.id).where(
             ~exists().where(and_(Stock.batch_id == Batch.id, Stock.quantity != 0)))

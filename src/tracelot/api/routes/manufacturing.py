@@ -182,7 +182,8 @@ def mo_out(db: Db, mo: ManufacturingOrder) -> dict[str, Any]:
             "planned_quantity": float(mo.planned_quantity),
             "actual_quantity": float(mo.completed_quantity),
             "completed_quantity": float(mo.completed_quantity),
-            "remaining_quantity": float(max(mo.planned_quantity - mo.completed_quantity, 0)),
+            "remaining_quantity": float(
+                max(mo.planned_quantity - mo.completed_quantity, Decimal(0))),
             "includes_partial_completions": len(prods) > 0,
             "order_created_date": iso(mo.order_created_date),
             "production_deadline_date": iso(mo.production_deadline_date),
@@ -211,7 +212,7 @@ def mo_row_out(db: Db, r: ManufacturingOrderRecipeRow) -> dict[str, Any]:
             BatchPick.resource_type == mf.RECIPE_ROW, BatchPick.resource_id == r.id
         )
     ).all()
-    remaining = max(planned - r.consumed_quantity, 0)
+    remaining = max(planned - r.consumed_quantity, Decimal(0))
     if remaining == 0:
         availability = "PROCESSED"
     elif mf._available(db, r.variant_id, mo.location_id) >= remaining:

@@ -61,7 +61,8 @@ def list_movements(request: Request, response: Response, db: Db, paging: Paging,
         for mid, sid in db.execute(select(SerialTransaction.movement_id,
                                           SerialTransaction.serial_id)
                                    .where(SerialTransaction.movement_id.in_(list(serials)))):
-            serials[mid].append(sid)
+            if mid is not None:
+                serials[mid].append(sid)
     return {"data": [movement_out(m, serials[m.id]) for m in rows]}
 
 

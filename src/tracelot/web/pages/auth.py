@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
@@ -33,7 +33,7 @@ def home(_user: Annotated[str, Depends(session.current_user)]) -> RedirectRespon
 LOGIN_CSRF = "tracelot_login_csrf"
 
 
-def _login_page(request: Request, status_code: int = 200, **context: object) -> Response:
+def _login_page(request: Request, status_code: int = 200, **context: Any) -> Response:
     """The sign-in form carries a double-submit CSRF token (no session exists yet)."""
     token = secrets.token_urlsafe(24)
     request.state.csrf = token

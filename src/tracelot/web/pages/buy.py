@@ -23,6 +23,7 @@ from tracelot.db.models import PurchaseOrderRow, PurchaseReceipt, Variant
 from tracelot.domain import errors
 from tracelot.domain.serials import expand, split_paste
 from tracelot.services import picking, purchasing
+from tracelot.services.common import get
 from tracelot.web import buy_queries as bq
 from tracelot.web.deps import Db, User, explain, form_date, signed_in_router, write
 from tracelot.web.paging import paged, url_maker
@@ -175,7 +176,7 @@ def revert(request: Request, db: Db, user: User, receipt_id: int) -> Response:
     _, err = write(
         request,
         db,
-        lambda s: purchasing.revert_receipt(s, s.get(PurchaseReceipt, receipt_id), user),
+        lambda s: purchasing.revert_receipt(s, get(s, PurchaseReceipt, receipt_id), user),
     )
     if err:
         return po_page(request, db, po_id, error=explain(err))

@@ -32,6 +32,7 @@ from tracelot.domain import errors
 from tracelot.domain.errors import TracelotError
 from tracelot.domain.serials import split_paste
 from tracelot.services import manufacturing, picking
+from tracelot.services.common import get
 from tracelot.web import make_queries as mq
 from tracelot.web.deps import Db, User, explain, form_date, signed_in_router, write
 from tracelot.web.paging import paged, url_maker
@@ -285,7 +286,7 @@ def delete_production(request: Request, db: Db, user: User, prod_id: int) -> Res
         return RedirectResponse("/make", status_code=303)
     mo_id = prod.manufacturing_order_id
     _, err = write(
-        request, db, lambda s: manufacturing.delete_production(s, s.get(Production, prod_id), user)
+        request, db, lambda s: manufacturing.delete_production(s, get(s, Production, prod_id), user)
     )
     if err:
         return mo_page(request, db, mo_id, error=explain(err))

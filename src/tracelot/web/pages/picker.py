@@ -20,6 +20,7 @@ from starlette.responses import Response
 from tracelot.db.models import SalesOrder, SalesOrderRow, Serial
 from tracelot.domain.errors import TracelotError
 from tracelot.services import fulfillments, picking, sales
+from tracelot.services.common import get
 from tracelot.web.deps import Db, User, signed_in_router, write
 
 router = signed_in_router()
@@ -125,7 +126,7 @@ def save_batches(
         request,
         db,
         lambda s: sales.set_batch_picks(
-            s, s.get(SalesOrderRow, row_id), picks, user, path="quantity"
+            s, get(s, SalesOrderRow, row_id), picks, user, path="quantity"
         ),
     )
     if err:
