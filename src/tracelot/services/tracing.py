@@ -215,6 +215,7 @@ def reach(session: Session, start: list[Node], direction: str) -> Any:
             g.c.input_batch_id,
             g.c.input_serial_id,
         )
+
     def step(on: Any) -> Any:
         return (
             select(next_b, next_s, (tree.c.level + 1).label("level"))
@@ -235,103 +236,154 @@ def reach(session: Session, start: list[Node], direction: str) -> Any:
     ).subquery(f"reached_{direction}")
 
 
+@dataclass
+class Reached:
+    """The nodes one trace reached, id -> level. The recursive CTE runs once; every later
+    query of the trace reads these ids (re-running the CTE in each of them cost 5x)."""
+
+    batches: dict[int, int] = field(default_factory=dict)
+    serials: dict[int, int] = field(default_factory=dict)
+
+
+def reached(session: Session, start: list[Node], direction: str) -> Reached:
+    tree = reach(session, start, direction)
+    out = Reached()
+    for batch_id, serial_id, level in ctx.rows(
+        session, select(tree.c.batch_id, tree.c.serial_id, tree.c.level)
+    ):
+        if batch_id is not None:
+            out.batches[batch_id] = min(level, out.batches.get(batch_id, level))
+        if serial_id is not None:
+            out.serials[serial_id] = min(level, out.serials.get(serial_id, level))
+    return out
+
+
 def trace(session: Session, start: list[Node], direction: str) -> Trace:
     """Forward: every product made from ``start`` and every shipment of any of them.
-    Backward: everything that went into it, down to receipts (supplier lots)."""
+    Backward: everything that went into it, down to receipts (supplier lots).
+    A fixed number of statements however far it reaches (about ten)."""
     if direction not in ("forward", "backward"):
         raise errors.refuse(
             errors.VALIDATION_FAILED, "direction must be 'forward' or 'backward'.", path="direction"
         )
-    reached = reach(session, start, direction)
+    found = reached(session, start, direction)
     result = Trace(direction, start)
-    result.nodes = _describe_nodes(session, reached)
-    result.links = _links(session, reached)
+    result.nodes = _describe_nodes(session, found)
+    serials = {n["serial_number_id"]: n for n in result.nodes if n["kind"] == "serial"}
+    result.links = _links(session, found)
     result.events = (
-        shipments(session, reached) if direction == "forward" else origins(session, reached)
+        shipments(session, found, serials)
+        if direction == "forward"
+        else origins(session, found, serials)
     )
     return result
 
 
-def _describe_nodes(session: Session, reached: Any) -> list[dict[str, Any]]:
-    batches = session.execute(
-        select(reached.c.level, Batch, Variant.sku, Item.name, Item.uom)
-        .join(Batch, Batch.id == reached.c.batch_id)
-        .join(Variant, Variant.id == Batch.variant_id)
-        .join(Item, Item.id == Variant.item_id)
-        .order_by(reached.c.level, Batch.id)
-    ).all()
-    serials = session.execute(
-        select(reached.c.level, Serial, Variant.sku, Item.name, Item.uom)
-        .join(Serial, Serial.id == reached.c.serial_id)
-        .join(Variant, Variant.id == Serial.variant_id)
-        .join(Item, Item.id == Variant.item_id)
-        .order_by(reached.c.level, Serial.id)
-    ).all()
-    out = [
-        {
-            "level": lv,
-            "kind": "batch",
-            "batch_id": b.id,
-            "batch_number": b.batch_number,
-            "variant_id": b.variant_id,
-            "sku": sku,
-            "item_name": name,
-            "uom": uom,
-            "expiration_date": b.expiration_date,
-            "supplier_lot": b.supplier_lot,
-            "hold_reason": b.hold_reason,
-        }
-        for lv, b, sku, name, uom in batches
-    ]
-    out += [
-        {
-            "level": lv,
-            "kind": "serial",
-            "serial_number_id": s.id,
-            "serial_number": s.serial_number,
-            "variant_id": s.variant_id,
-            "sku": sku,
-            "item_name": name,
-            "uom": uom,
-            "status": s.status,
-            "location_id": s.location_id,
-            "hold_reason": s.hold_reason,
-        }
-        for lv, s, sku, name, uom in serials
-    ]
-    return sorted(out, key=lambda n: n["level"])
-
-
-def _links(session: Session, reached: Any) -> list[dict[str, Any]]:
-    """Genealogy edges whose output is a reached node (enough to draw the tree)."""
-    r_out = select(reached.c.batch_id, reached.c.serial_id).subquery()
-    q = (
-        select(Genealogy)
-        .where(
-            or_(
-                Genealogy.output_batch_id.in_(select(r_out.c.batch_id)),
-                Genealogy.output_serial_id.in_(select(r_out.c.serial_id)),
-                Genealogy.input_batch_id.in_(select(r_out.c.batch_id)),
-                Genealogy.input_serial_id.in_(select(r_out.c.serial_id)),
+def _describe_nodes(session: Session, found: Reached) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if found.batches:
+        out += [
+            {
+                "level": found.batches[r.id],
+                "kind": "batch",
+                "batch_id": r.id,
+                "batch_number": r.batch_number,
+                "variant_id": r.variant_id,
+                "sku": r.sku,
+                "item_name": r.name,
+                "uom": r.uom,
+                "expiration_date": r.expiration_date,
+                "supplier_lot": r.supplier_lot,
+                "hold_reason": r.hold_reason,
+            }
+            for r in ctx.rows(
+                session,
+                select(
+                    Batch.id,
+                    Batch.batch_number,
+                    Batch.variant_id,
+                    Batch.expiration_date,
+                    Batch.supplier_lot,
+                    Batch.hold_reason,
+                    Variant.sku,
+                    Item.name,
+                    Item.uom,
+                )
+                .join(Variant, Variant.id == Batch.variant_id)
+                .join(Item, Item.id == Variant.item_id)
+                .where(ctx.ids_in(session, Batch.id, found.batches)),
             )
-        )
-        .order_by(Genealogy.id)
+        ]
+    if found.serials:
+        out += [
+            {
+                "level": found.serials[r.id],
+                "kind": "serial",
+                "serial_number_id": r.id,
+                "serial_number": r.serial_number,
+                "variant_id": r.variant_id,
+                "sku": r.sku,
+                "item_name": r.name,
+                "uom": r.uom,
+                "status": r.status,
+                "location_id": r.location_id,
+                "hold_reason": r.hold_reason,
+            }
+            for r in ctx.rows(
+                session,
+                select(
+                    Serial.id,
+                    Serial.serial_number,
+                    Serial.variant_id,
+                    Serial.status,
+                    Serial.location_id,
+                    Serial.hold_reason,
+                    Variant.sku,
+                    Item.name,
+                    Item.uom,
+                )
+                .join(Variant, Variant.id == Serial.variant_id)
+                .join(Item, Item.id == Variant.item_id)
+                .where(ctx.ids_in(session, Serial.id, found.serials)),
+            )
+        ]
+    # by level; batches before serials within a level; then by id
+    return sorted(
+        out,
+        key=lambda n: (n["level"], n["kind"], n.get("batch_id") or n.get("serial_number_id")),
     )
-    return [
-        {
-            "output_batch_id": g.output_batch_id,
-            "output_serial_id": g.output_serial_id,
-            "input_batch_id": g.input_batch_id,
-            "input_serial_id": g.input_serial_id,
-            "input_variant_id": g.input_variant_id,
-            "output_variant_id": g.output_variant_id,
-            "quantity": g.quantity,
-            "resource_type": g.resource_type,
-            "resource_id": g.resource_id,
-            "manufacturing_order_id": g.manufacturing_order_id,
-        }
-        for g in session.scalars(q)
-    ]
+
+
+LINK_COLUMNS = (
+    "output_batch_id",
+    "output_serial_id",
+    "input_batch_id",
+    "input_serial_id",
+    "input_variant_id",
+    "output_variant_id",
+    "quantity",
+    "resource_type",
+    "resource_id",
+    "manufacturing_order_id",
+)
+
+
+def _links(session: Session, found: Reached) -> list[dict[str, Any]]:
+    """Genealogy edges with a reached node at either end (enough to draw the tree): one
+    indexed query per end and kind of node."""
+    g = Genealogy.__table__
+    cols = [g.c.id, *(g.c[name] for name in LINK_COLUMNS)]
+    edges: dict[int, dict[str, Any]] = {}
+    for column, ids in (
+        (g.c.output_batch_id, found.batches),
+        (g.c.input_batch_id, found.batches),
+        (g.c.output_serial_id, found.serials),
+        (g.c.input_serial_id, found.serials),
+    ):
+        if ids:
+            for r in ctx.rows(session, select(*cols).where(ctx.ids_in(session, column, ids))):
+                edges.setdefault(r[0], dict(zip(LINK_COLUMNS, r[1:], strict=True)))
+    return [edges[i] for i in sorted(edges)]
 
 
 def _delivered(resource_type: Any, resource_id: Any) -> Any:
@@ -339,57 +391,66 @@ def _delivered(resource_type: Any, resource_id: Any) -> Any:
     per row: a DISTINCT over every delivery movement read the whole ledger per trace."""
     m = Movement.__table__.alias("delivered")
     return exists().where(
-        m.c.resource_type == resource_type, m.c.resource_id == resource_id,
-        m.c.reason == "delivery")
-
-
-def shipments(session: Session, reached: Any) -> list[dict[str, Any]]:
-    """Net shipped quantity per shipping document row and lot (reverts cancel out)."""
-    b = (
-        select(
-            Movement.resource_type,
-            Movement.resource_id,
-            Movement.batch_id,
-            Movement.variant_id,
-            Movement.location_id,
-            func.sum(Movement.quantity).label("q"),
-            func.max(Movement.movement_date).label("at"),
-            func.max(Movement.document).label("document"),
-            func.max(Movement.caused_by_order_no).label("order_no"),
-        )
-        .where(
-            Movement.batch_id.in_(select(reached.c.batch_id)),
-            _delivered(Movement.resource_type, Movement.resource_id),
-        )
-        .group_by(  # batch first: SQLite then reads ix_movements_batch, not the whole ledger
-            Movement.batch_id,
-            Movement.resource_type,
-            Movement.resource_id,
-            Movement.variant_id,
-            Movement.location_id,
-        )
-        .having(func.sum(Movement.quantity) < 0)
+        m.c.resource_type == resource_type,
+        m.c.resource_id == resource_id,
+        m.c.reason == "delivery",
     )
-    out = [
-        {
-            "resource_type": r.resource_type,
-            "resource_id": r.resource_id,
-            "batch_id": r.batch_id,
-            "variant_id": r.variant_id,
-            "location_id": r.location_id,
-            "quantity": -Decimal(r.q),
-            "date": r.at,
-            "document": r.document,
-            "order_no": r.order_no,
-            "serial_numbers": [],
-        }
-        for r in session.execute(b)
-    ]
-    out += _serial_shipments(session, reached)
+
+
+def shipments(
+    session: Session, found: Reached, serials: dict[int, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Net shipped quantity per shipping document row and lot (reverts cancel out)."""
+    out = []
+    if found.batches:
+        b = (
+            select(
+                Movement.resource_type,
+                Movement.resource_id,
+                Movement.batch_id,
+                Movement.variant_id,
+                Movement.location_id,
+                func.sum(Movement.quantity).label("q"),
+                func.max(Movement.movement_date).label("at"),
+                func.max(Movement.document).label("document"),
+                func.max(Movement.caused_by_order_no).label("order_no"),
+            )
+            .where(
+                ctx.ids_in(session, Movement.batch_id, found.batches),
+                _delivered(Movement.resource_type, Movement.resource_id),
+            )
+            .group_by(  # batch first: SQLite then reads ix_movements_batch, not the ledger
+                Movement.batch_id,
+                Movement.resource_type,
+                Movement.resource_id,
+                Movement.variant_id,
+                Movement.location_id,
+            )
+            .having(func.sum(Movement.quantity) < 0)
+        )
+        out = [
+            {
+                "resource_type": r.resource_type,
+                "resource_id": r.resource_id,
+                "batch_id": r.batch_id,
+                "variant_id": r.variant_id,
+                "location_id": r.location_id,
+                "quantity": -Decimal(r.q),
+                "date": r.at,
+                "document": r.document,
+                "order_no": r.order_no,
+                "serial_numbers": [],
+            }
+            for r in ctx.rows(session, b)
+        ]
+    if found.serials:
+        out += _serial_shipments(session, found, serials)
     return ctx.enrich(session, out)
 
 
-def _serial_shipments(session: Session, reached: Any) -> list[dict[str, Any]]:
+def _serial_shipments(
+    session: Session, found: Reached, serials: dict[int, dict[str, Any]]
+) -> list[dict[str, Any]]:
     st = SerialTransaction
     net = (
         select(
@@ -401,36 +462,34 @@ def _serial_shipments(session: Session, reached: Any) -> list[dict[str, Any]]:
             func.max(st.movement_id).label("m"),
         )
         .where(
-            st.serial_id.in_(select(reached.c.serial_id)),
-            _delivered(st.resource_type, st.resource_id),
+            ctx.ids_in(session, st.serial_id, found.serials),
             st.quantity_change != 0,
+            # a delivery's own rows need no lookup; other rows (reverts) ask the document
+            or_(st.reason == "delivery", _delivered(st.resource_type, st.resource_id)),
         )
         .group_by(st.resource_type, st.resource_id, st.serial_id)
         .having(func.sum(st.quantity_change) < 0)
     ).subquery()
-    rows = session.execute(
-        select(
-            net,
-            Serial.serial_number,
-            Serial.variant_id,
-            Movement.location_id,
-            Movement.document,
-            Movement.caused_by_order_no,
-        )
-        .join(Serial, Serial.id == net.c.serial_id)
-        .join(Movement, Movement.id == net.c.m)
-        .order_by(net.c.resource_type, net.c.resource_id, Serial.serial_number)
-    ).all()
+    rows = ctx.rows(
+        session,
+        select(net, Movement.location_id, Movement.document, Movement.caused_by_order_no).join(
+            Movement, Movement.id == net.c.m
+        ),
+    )
     grouped: dict[tuple[str, int, int], dict[str, Any]] = {}
-    for r in rows:
-        key = (r.resource_type, r.resource_id, r.variant_id)
+
+    def order(r: Any) -> tuple[str, int, str]:
+        return (r.resource_type, r.resource_id, serials[r.serial_id]["serial_number"])
+
+    for r in sorted(rows, key=order):
+        unit = serials[r.serial_id]
         entry = grouped.setdefault(
-            key,
+            (r.resource_type, r.resource_id, unit["variant_id"]),
             {
                 "resource_type": r.resource_type,
                 "resource_id": r.resource_id,
                 "batch_id": None,
-                "variant_id": r.variant_id,
+                "variant_id": unit["variant_id"],
                 "location_id": r.location_id,
                 "quantity": Decimal(0),
                 "date": r.at,
@@ -440,12 +499,64 @@ def _serial_shipments(session: Session, reached: Any) -> list[dict[str, Any]]:
             },
         )
         entry["quantity"] += 1
-        entry["serial_numbers"].append(r.serial_number)
+        entry["serial_numbers"].append(unit["serial_number"])
     return list(grouped.values())
 
 
-def origins(session: Session, reached: Any) -> list[dict[str, Any]]:
+def origins(
+    session: Session, found: Reached, serials: dict[int, dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Where reached lots/serials entered stock from outside: receipts and adjustments."""
+    out = _batch_origins(session, found) if found.batches else []
+    st = SerialTransaction
+    rows = (
+        ctx.rows(
+            session,
+            select(
+                st.id,
+                st.serial_id,
+                st.resource_type,
+                st.resource_id,
+                st.reason,
+                st.transaction_date,
+                Movement.location_id,
+                Movement.document,
+            )
+            .outerjoin(Movement, Movement.id == st.movement_id)
+            .where(
+                ctx.ids_in(session, st.serial_id, found.serials),
+                st.quantity_change == 1,
+                st.reason.in_(ORIGIN_REASONS),
+                st.is_active.is_(True),
+            ),
+        )
+        if found.serials
+        else []
+    )
+    grouped: dict[tuple[str, int], dict[str, Any]] = {}
+    for r in sorted(rows, key=lambda r: r.id):
+        unit = serials[r.serial_id]
+        entry = grouped.setdefault(
+            (r.resource_type, r.resource_id),
+            {
+                "resource_type": r.resource_type,
+                "resource_id": r.resource_id,
+                "batch_id": None,
+                "variant_id": unit["variant_id"],
+                "location_id": r.location_id,
+                "reason": r.reason,
+                "quantity": Decimal(0),
+                "date": r.transaction_date,
+                "document": r.document,
+                "serial_numbers": [],
+            },
+        )
+        entry["quantity"] += 1
+        entry["serial_numbers"].append(unit["serial_number"])
+    return ctx.enrich(session, out + list(grouped.values()))
+
+
+def _batch_origins(session: Session, found: Reached) -> list[dict[str, Any]]:
     b = (
         select(
             Movement.resource_type,
@@ -459,7 +570,7 @@ def origins(session: Session, reached: Any) -> list[dict[str, Any]]:
             func.max(Movement.document).label("document"),
         )
         .where(
-            Movement.batch_id.in_(select(reached.c.batch_id)),
+            ctx.ids_in(session, Movement.batch_id, found.batches),
             Movement.reason.in_(ORIGIN_REASONS),
             Movement.quantity > 0,
         )
@@ -472,7 +583,7 @@ def origins(session: Session, reached: Any) -> list[dict[str, Any]]:
             Movement.reason,
         )
     )
-    out = [
+    return [
         {
             "resource_type": r.resource_type,
             "resource_id": r.resource_id,
@@ -485,50 +596,8 @@ def origins(session: Session, reached: Any) -> list[dict[str, Any]]:
             "document": r.document,
             "serial_numbers": [],
         }
-        for r in session.execute(b)
+        for r in ctx.rows(session, b)
     ]
-    st = SerialTransaction
-    rows = session.execute(
-        select(
-            st.resource_type,
-            st.resource_id,
-            st.reason,
-            st.transaction_date,
-            Serial.serial_number,
-            Serial.variant_id,
-            Movement.location_id,
-            Movement.document,
-        )
-        .join(Serial, Serial.id == st.serial_id)
-        .outerjoin(Movement, Movement.id == st.movement_id)
-        .where(
-            st.serial_id.in_(select(reached.c.serial_id)),
-            st.quantity_change == 1,
-            st.reason.in_(ORIGIN_REASONS),
-            st.is_active.is_(True),
-        )
-        .order_by(st.id)
-    ).all()
-    grouped: dict[tuple[str, int], dict[str, Any]] = {}
-    for r in rows:
-        entry = grouped.setdefault(
-            (r.resource_type, r.resource_id),
-            {
-                "resource_type": r.resource_type,
-                "resource_id": r.resource_id,
-                "batch_id": None,
-                "variant_id": r.variant_id,
-                "location_id": r.location_id,
-                "reason": r.reason,
-                "quantity": Decimal(0),
-                "date": r.transaction_date,
-                "document": r.document,
-                "serial_numbers": [],
-            },
-        )
-        entry["quantity"] += 1
-        entry["serial_numbers"].append(r.serial_number)
-    return ctx.enrich(session, out + list(grouped.values()))
 
 
 def start_nodes(
