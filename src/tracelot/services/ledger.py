@@ -168,7 +168,7 @@ def _take_stock(session: Session, ch: Change) -> None:
 def _move_serials(session: Session, doc: Doc, ch: Change, movement_id: int,
                   rtype: str, rid: int) -> None:
     direction = ch.serial_direction or (-1 if ch.quantity < 0 else 1)
-    session.execute(insert(SerialTransaction), [
+    session.execute(insert(SerialTransaction.__table__), [  # Core: no ORM bulk overhead
         {"serial_id": sid, "movement_id": movement_id, "resource_type": rtype,
          "resource_id": rid, "quantity_change": direction, "reason": doc.reason,
          "user": doc.user, "transaction_date": doc.when} for sid in ch.serial_ids])

@@ -58,7 +58,8 @@ def mint(session: Session, variant: Variant, numbers: Sequence[str],
     now = utcnow()
     rows = [{"item_id": variant.item_id, "variant_id": variant.id, "serial_number": n,
              "status": "pending", "created_at": now, "updated_at": now} for n in numbers]
-    session.execute(insert(Serial), rows)  # one executemany / multi-row INSERTs, no RETURNING
+    # Core, not the ORM's bulk path: one executemany / multi-row INSERT, no RETURNING.
+    session.execute(insert(Serial.__table__), rows)
     ids = find(session, variant.item_id, numbers, path)
     webhooks.emit_many(session, "serial_number.created", "serial_number", ids, "pending")
     return ids
