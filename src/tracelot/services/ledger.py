@@ -249,11 +249,17 @@ def hold_serials(session: Session, serial_ids: Sequence[int], holder_type: str,
             {"serial_number": s.serial_number}) for s in bad]
         raise errors.refuse_many(details or [errors.Detail(
             "serial_numbers", errors.MISSING, "A serial number id does not exist.")])
+    link(session, serial_ids, holder_type, holder_id, reason="hold", user=user)
+
+
+def link(session: Session, serial_ids: Sequence[int], resource_type: str, resource_id: int,
+         *, reason: str, user: str) -> None:
+    """Zero-quantity links (holds, mintings) of serials to a document row, one INSERT."""
     now = utcnow()
-    session.execute(insert(SerialTransaction), [
-        {"serial_id": sid, "resource_type": holder_type, "resource_id": holder_id,
-         "quantity_change": 0, "reason": "hold", "user": user, "transaction_date": now}
-        for sid in serial_ids])
+    session.execute(insert(SerialTransaction.__table__), [
+        {"serial_id": sid, "resource_type": resource_type, "resource_id": resource_id,
+         "quantity_change": 0, "reason": reason, "user": user, "transaction_date": now,
+         "is_active": True} for sid in serial_ids])
 
 
 def release_serials(session: Session, serial_ids: Sequence[int], holder_type: str,

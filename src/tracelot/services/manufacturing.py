@@ -208,7 +208,7 @@ def delete_order(session: Session, mo: ManufacturingOrder) -> None:
             f"{mo.order_no} is linked to sales order row {mo.sales_order_row_id}: unlink it first.",
             path="id",
         )
-    _drop_minted(session, MO, mo.id, [s.id for s in minted_serials(session, mo.id)])
+    serials.drop_minted(session, MO, mo.id, [s.id for s in minted_serials(session, mo.id)])
     mo.deleted_at = utcnow()
 
 
@@ -1006,19 +1006,7 @@ def _deactivate(
 
 def minted_serials(session: Session, mo_id: int) -> list[Serial]:
     """Serials minted on the MO and not produced yet, first minted first."""
-    return list(
-        session.scalars(
-            select(Serial)
-            .join(SerialTransaction, SerialTransaction.serial_id == Serial.id)
-            .where(
-                SerialTransaction.resource_type == MO,
-                SerialTransaction.resource_id == mo_id,
-                SerialTransaction.is_active.is_(True),
-                Serial.status == "pending",
-            )
-            .order_by(SerialTransaction.id)
-        )
-    )
+    return serials.minted_on(session, MO, mo_id)
 
 
 def produced_serials(
@@ -1041,33 +1029,9 @@ def produced_serials(
 def link_serials(session: Session, mo_id: int, numbers: list[str], actor: str) -> list[int]:
     """Mint serials on an MO (link 0); production puts them in stock (+1)."""
     mo = get(session, ManufacturingOrder, mo_id, "Manufacturing order", path="resource_id")
-    variant = serials.serial_variant(session, mo.variant_id)
-    numbers = serials.expand_entries(numbers)
     room = int(mo.planned_quantity - mo.completed_quantity) - len(minted_serials(session, mo.id))
-    if len(numbers) > room:
-        raise errors.refuse(
-            errors.QUANTITY_EXCEEDED,
-            f"{mo.order_no} has room for {room} more serial number(s); cannot mint {len(numbers)}.",
-            path="serial_numbers",
-        )
-    ids = serials.mint(session, variant, numbers)
-    now = utcnow()
-    session.execute(
-        insert(SerialTransaction),
-        [
-            {
-                "serial_id": i,
-                "resource_type": MO,
-                "resource_id": mo.id,
-                "quantity_change": 0,
-                "reason": "mint",
-                "user": actor,
-                "transaction_date": now,
-            }
-            for i in ids
-        ],
-    )
-    return ids
+    return serials.mint_on(session, serials.serial_variant(session, mo.variant_id), numbers, MO,
+                           mo.id, room=room, label=mo.order_no, actor=actor)
 
 
 def unlink_serials(session: Session, mo_id: int, ids: list[int], actor: str) -> None:
@@ -1082,7 +1046,7 @@ def unlink_serials(session: Session, mo_id: int, ids: list[int], actor: str) -> 
             f"manufacturing order {mo_id}, or was produced already.",
             path="ids",
         )
-    _drop_minted(session, MO, mo_id, ids)
+    serials.drop_minted(session, MO, mo_id, ids)
 
 
 def _drop_links(session: Session, rtype: str, rid: int, ids: list[int]) -> None:
@@ -1091,19 +1055,6 @@ def _drop_links(session: Session, rtype: str, rid: int, ids: list[int]) -> None:
         _deactivate(session, rtype, [rid], ids)
 
 
-def _drop_minted(session: Session, rtype: str, rid: int, ids: list[int]) -> None:
-    """Minted serials that never reached stock are removed with their links."""
-    if not ids:
-        return
-    session.execute(
-        delete(SerialTransaction).where(
-            SerialTransaction.serial_id.in_(ids),
-            SerialTransaction.resource_type == rtype,
-            SerialTransaction.resource_id == rid,
-            SerialTransaction.quantity_change == 0,
-        )
-    )
-    session.execute(delete(Serial).where(Serial.id.in_(ids), Serial.status == "pending"))
 
 
 serials.register(MO, link_serials, unlink_serials)

@@ -142,7 +142,7 @@ def delete_row(session: Session, row: PurchaseOrderRow) -> None:
             path="id",
         )
     serials_ = [s.id for s in minted_serials(session, row.id)]
-    _drop_minted(session, row.id, serials_)
+    serials.drop_minted(session, ROW, row.id, serials_)
     row.deleted_at = utcnow()
     _refresh(session, get(session, PurchaseOrder, row.purchase_order_id))
 
@@ -463,51 +463,15 @@ def _refuse_moved(session: Session, po: PurchaseOrder, m: Movement, ids: list[in
 
 def minted_serials(session: Session, row_id: int) -> list[Serial]:
     """Serials minted on the row and not received yet, first minted first."""
-    return list(
-        session.scalars(
-            select(Serial)
-            .join(SerialTransaction, SerialTransaction.serial_id == Serial.id)
-            .where(
-                SerialTransaction.resource_type == ROW,
-                SerialTransaction.resource_id == row_id,
-                SerialTransaction.quantity_change == 0,
-                SerialTransaction.is_active.is_(True),
-                Serial.status == "pending",
-            )
-            .order_by(SerialTransaction.id)
-        )
-    )
+    return serials.minted_on(session, ROW, row_id)
 
 
 def link_serials(session: Session, row_id: int, numbers: list[str], actor: str) -> list[int]:
+    """Mint serials on a PO row (link 0); receiving puts them in stock (+1)."""
     row = get(session, PurchaseOrderRow, row_id, "Purchase order row", path="resource_id")
-    variant = serials.serial_variant(session, row.variant_id)
-    numbers = serials.expand_entries(numbers)
     room = int(row.quantity - row.received_quantity) - len(minted_serials(session, row.id))
-    if len(numbers) > room:
-        raise errors.refuse(
-            errors.QUANTITY_EXCEEDED,
-            f"Row {row.id} has room for {room} more serial number(s); cannot mint {len(numbers)}.",
-            path="serial_numbers",
-        )
-    ids = serials.mint(session, variant, numbers)
-    now = utcnow()
-    session.execute(
-        insert(SerialTransaction),
-        [
-            {
-                "serial_id": i,
-                "resource_type": ROW,
-                "resource_id": row.id,
-                "quantity_change": 0,
-                "reason": "mint",
-                "user": actor,
-                "transaction_date": now,
-            }
-            for i in ids
-        ],
-    )
-    return ids
+    return serials.mint_on(session, serials.serial_variant(session, row.variant_id), numbers,
+                           ROW, row.id, room=room, label=f"Row {row.id}", actor=actor)
 
 
 def unlink_serials(session: Session, row_id: int, ids: list[int], actor: str) -> None:
@@ -521,23 +485,9 @@ def unlink_serials(session: Session, row_id: int, ids: list[int], actor: str) ->
             f"purchase order row {row_id}, or was received already.",
             path="ids",
         )
-    _drop_minted(session, row_id, ids)
+    serials.drop_minted(session, ROW, row_id, ids)
 
 
-def _drop_minted(session: Session, row_id: int, ids: list[int]) -> None:
-    from sqlalchemy import delete
-
-    if not ids:
-        return
-    session.execute(
-        delete(SerialTransaction).where(
-            SerialTransaction.serial_id.in_(ids),
-            SerialTransaction.resource_type == ROW,
-            SerialTransaction.resource_id == row_id,
-            SerialTransaction.quantity_change == 0,
-        )
-    )
-    session.execute(delete(Serial).where(Serial.id.in_(ids), Serial.status == "pending"))
 
 
 serials.register(ROW, link_serials, unlink_serials)

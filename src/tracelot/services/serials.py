@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from tracelot.db.base import utcnow
-from tracelot.db.models import Serial, Variant
+from tracelot.db.models import Serial, SerialTransaction, Variant
 from tracelot.db.sql import chunks
 from tracelot.domain import errors
 from tracelot.domain import serials as rules
-from tracelot.services import webhooks
+from tracelot.services import ledger, webhooks
 from tracelot.services.common import get
 
 # resource_type -> (link(session, resource_id, numbers, actor) -> serial ids,
@@ -63,6 +63,43 @@ def mint(session: Session, variant: Variant, numbers: Sequence[str],
     ids = find(session, variant.item_id, numbers, path)
     webhooks.emit_many(session, "serial_number.created", "serial_number", ids, "pending")
     return ids
+
+
+def mint_on(session: Session, variant: Variant, numbers: list[str], resource_type: str,
+            resource_id: int, *, room: int, label: str, actor: str) -> list[int]:
+    """Mint serials on a document row that will bring them into stock later (link 0).
+
+    ``room`` is how many more the row can take; ``label`` names it in the refusal.
+    """
+    numbers = expand_entries(numbers)
+    if len(numbers) > room:
+        raise errors.refuse(errors.QUANTITY_EXCEEDED, f"{label} has room for {room} more "
+                            f"serial number(s); cannot mint {len(numbers)}.",
+                            path="serial_numbers")
+    ids = mint(session, variant, numbers)
+    ledger.link(session, ids, resource_type, resource_id, reason="mint", user=actor)
+    return ids
+
+
+def minted_on(session: Session, resource_type: str, resource_id: int) -> list[Serial]:
+    """Serials minted on the row and not in stock yet, first minted first."""
+    return list(session.scalars(
+        select(Serial).join(SerialTransaction, SerialTransaction.serial_id == Serial.id)
+        .where(SerialTransaction.resource_type == resource_type,
+               SerialTransaction.resource_id == resource_id,
+               SerialTransaction.quantity_change == 0, SerialTransaction.is_active.is_(True),
+               Serial.status == "pending")
+        .order_by(SerialTransaction.id)))
+
+
+def drop_minted(session: Session, resource_type: str, resource_id: int, ids: list[int]) -> None:
+    """Minted serials that never reached stock are removed with their links."""
+    if not ids:
+        return
+    session.execute(delete(SerialTransaction).where(
+        SerialTransaction.serial_id.in_(ids), SerialTransaction.resource_type == resource_type,
+        SerialTransaction.resource_id == resource_id, SerialTransaction.quantity_change == 0))
+    session.execute(delete(Serial).where(Serial.id.in_(ids), Serial.status == "pending"))
 
 
 def find(session: Session, item_id: int, numbers: Sequence[str],
