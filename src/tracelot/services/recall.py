@@ -13,14 +13,17 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from tracelot.db.base import utcnow
 from tracelot.db.models import Batch, Movement, Serial, SerialTransaction, Stock, Variant
 from tracelot.services import tracing
+from tracelot.services.tracing_context import ids_in
+from tracelot.services.tracing_context import rows as fetch
 
 INFLOW = {"receipt", "production", "import"}
+ON_HAND = ("in_stock", "reserved")
 ZERO = Decimal(0)
 
 
@@ -100,7 +103,7 @@ def _on_hand(session: Session, batch_ids: list[int], serial_ids: list[int]) -> l
                 Stock.quantity,
             )
             .join(Batch, Batch.id == Stock.batch_id)
-            .where(Stock.batch_id.in_(batch_ids), Stock.quantity > 0)
+            .where(ids_in(session, Stock.batch_id, batch_ids), Stock.quantity > 0)
             .order_by(Stock.batch_id, Stock.location_id)
         ).all()
         if batch_ids
@@ -119,10 +122,11 @@ def _on_hand(session: Session, batch_ids: list[int], serial_ids: list[int]) -> l
     ]
     if serial_ids:
         grouped: dict[tuple[int, int], dict[str, Any]] = {}
-        for s in session.execute(
+        for s in fetch(
+            session,
             select(Serial.variant_id, Serial.location_id, Serial.serial_number)
-            .where(Serial.id.in_(serial_ids), Serial.status.in_(("in_stock", "reserved")))
-            .order_by(Serial.serial_number)
+            .where(ids_in(session, Serial.id, serial_ids), Serial.status.in_(ON_HAND))
+            .order_by(Serial.serial_number),
         ):
             g = grouped.setdefault(
                 (s.variant_id, s.location_id),
@@ -141,107 +145,90 @@ def _on_hand(session: Session, batch_ids: list[int], serial_ids: list[int]) -> l
     return tracing.ctx.enrich_locations(session, out)
 
 
-def _category(reason: Any, origin: Any) -> Any:
-    """The reason, or for a revert the reason of the document it reverts."""
+def _category(reason: Any, resource_type: Any, resource_id: Any) -> Any:
+    """The reason, or for a revert the reason of the document it reverts: an indexed
+    lookup of that document's rows, for revert rows only (a GROUP BY over every movement
+    of the ledger ran per report)."""
+    m = Movement.__table__.alias("reverted")
+    origin = (
+        select(func.max(m.c.reason))
+        .where(
+            m.c.resource_type == resource_type,
+            m.c.resource_id == resource_id,
+            m.c.reason != "revert",
+        )
+        .scalar_subquery()
+    )
     return case((reason == "revert", func.coalesce(origin, "revert")), else_=reason)
 
 
-def _origins() -> Any:
-    return (
-        select(
-            Movement.resource_type, Movement.resource_id, func.max(Movement.reason).label("reason")
-        )
-        .where(Movement.reason != "revert")
-        .group_by(Movement.resource_type, Movement.resource_id)
-        .subquery()
-    )
-
-
 def _balance_batches(session: Session, batch_ids: list[int]) -> list[dict[str, Any]]:
+    """Per reached lot, set-based: one GROUP BY over the lots' movements, one for stock."""
     if not batch_ids:
         return []
-    o = _origins()
-    cat = _category(Movement.reason, o.c.reason).label("cat")
+    cat = _category(Movement.reason, Movement.resource_type, Movement.resource_id).label("cat")
     pos = Movement.quantity > 0
-    rows = session.execute(
-        select(
-            Movement.batch_id,
-            cat,
-            pos.label("pos"),
-            func.sum(Movement.quantity).label("q"),
-        )
-        .outerjoin(
-            o,
-            and_(
-                o.c.resource_type == Movement.resource_type, o.c.resource_id == Movement.resource_id
-            ),
-        )
-        .where(Movement.batch_id.in_(batch_ids))
-        .group_by(Movement.batch_id, cat, pos)
-    ).all()
+    flows: dict[int, list[tuple[str, bool, Decimal]]] = {b: [] for b in batch_ids}
+    for r in fetch(
+        session,
+        select(Movement.batch_id, cat, pos.label("pos"), func.sum(Movement.quantity).label("q"))
+        .where(ids_in(session, Movement.batch_id, batch_ids))
+        .group_by(Movement.batch_id, cat, pos),
+    ):
+        flows[r.batch_id].append((r.cat, bool(r.pos), Decimal(r.q)))
     stock = dict(
-        session.execute(
+        fetch(
+            session,
             select(Stock.batch_id, func.sum(Stock.quantity))
-            .where(Stock.batch_id.in_(batch_ids))
-            .group_by(Stock.batch_id)
-        ).all()
+            .where(ids_in(session, Stock.batch_id, batch_ids))
+            .group_by(Stock.batch_id),
+        )
     )
     names = {
-        b.id: (b.batch_number, b.variant_id)
-        for b in session.scalars(select(Batch).where(Batch.id.in_(batch_ids)))
-    }
-    out = []
-    for bid in batch_ids:
-        flows = [(r.cat, bool(r.pos), Decimal(r.q)) for r in rows if r.batch_id == bid]
-        out.append(
-            _balance("batch", names[bid][0], names[bid][1], flows, Decimal(stock.get(bid) or 0))
-            | {"batch_id": bid}
+        r.id: (r.batch_number, r.variant_id)
+        for r in fetch(
+            session,
+            select(Batch.id, Batch.batch_number, Batch.variant_id).where(
+                ids_in(session, Batch.id, batch_ids)
+            ),
         )
-    return out
+    }
+    return [
+        _balance("batch", names[b][0], names[b][1], flows[b], Decimal(stock.get(b) or 0))
+        | {"batch_id": b}
+        for b in batch_ids
+    ]
 
 
 def _balance_serials(session: Session, serial_ids: list[int]) -> list[dict[str, Any]]:
     """Per product variant of the reached serials, in units."""
     if not serial_ids:
         return []
-    o = _origins()
     st = SerialTransaction
-    cat = _category(st.reason, o.c.reason).label("cat")
+    cat = _category(st.reason, st.resource_type, st.resource_id).label("cat")
     pos = st.quantity_change > 0
-    rows = session.execute(
-        select(
-            Serial.variant_id,
-            cat,
-            pos.label("pos"),
-            func.sum(st.quantity_change).label("q"),
-        )
+    flows: dict[int, list[tuple[str, bool, Decimal]]] = {}
+    for r in fetch(
+        session,
+        select(Serial.variant_id, cat, pos.label("pos"), func.sum(st.quantity_change).label("q"))
         .join(Serial, Serial.id == st.serial_id)
-        .outerjoin(
-            o, and_(o.c.resource_type == st.resource_type, o.c.resource_id == st.resource_id)
-        )
-        .where(st.serial_id.in_(serial_ids), st.quantity_change != 0)
-        .group_by(Serial.variant_id, cat, pos)
-    ).all()
+        .where(ids_in(session, st.serial_id, serial_ids), st.quantity_change != 0)
+        .group_by(Serial.variant_id, cat, pos),
+    ):
+        flows.setdefault(r.variant_id, []).append((r.cat, bool(r.pos), Decimal(r.q)))
     on_hand = dict(
-        session.execute(
+        fetch(
+            session,
             select(Serial.variant_id, func.count())
-            .where(Serial.id.in_(serial_ids), Serial.status.in_(("in_stock", "reserved")))
-            .group_by(Serial.variant_id)
-        ).all()
-    )
-    variants = {r.variant_id for r in rows} | set(on_hand)
-    skus = dict(
-        session.execute(select(Variant.id, Variant.sku).where(Variant.id.in_(variants))).all()
-    )
-    return [
-        _balance(
-            "serials",
-            skus.get(vid),
-            vid,
-            [(r.cat, bool(r.pos), Decimal(r.q)) for r in rows if r.variant_id == vid],
-            Decimal(on_hand.get(vid, 0)),
+            .where(ids_in(session, Serial.id, serial_ids), Serial.status.in_(ON_HAND))
+            .group_by(Serial.variant_id),
         )
-        for vid in sorted(variants)
+    )
+    variants = set(flows) | set(on_hand)
+    skus = dict(fetch(session, select(Variant.id, Variant.sku).where(Variant.id.in_(variants))))
+    return [
+        _balance("serials", skus.get(v), v, flows.get(v, []), Decimal(on_hand.get(v, 0)))
+        for v in sorted(variants)
     ]
 
 

@@ -78,48 +78,54 @@ def find_serial(
 
 
 def serial_history(session: Session, serial: Serial) -> dict[str, Any]:
-    """Every step of one unit, oldest first, with user, document and context."""
+    """Every step of one unit, oldest first, with user, document and context: one query
+    over ``ix_serial_transactions_serial`` joined to movements by key, then one query per
+    kind of document for all steps together."""
+    st = SerialTransaction
     q = (
         select(
-            SerialTransaction,
+            st.transaction_date,
+            st.quantity_change,
+            st.reason,
+            st.is_active,
+            st.resource_type,
+            st.resource_id,
+            st.user,
             Movement.location_id,
-            Movement.batch_id,
             Movement.document,
             Movement.caused_by_order_no,
-            Location.name.label("location"),
+            Location.name,
         )
-        .outerjoin(Movement, Movement.id == SerialTransaction.movement_id)
+        .outerjoin(Movement, Movement.id == st.movement_id)
         .outerjoin(Location, Location.id == Movement.location_id)
-        .where(SerialTransaction.serial_id == serial.id)
-        .order_by(SerialTransaction.transaction_date, SerialTransaction.id)
+        .where(st.serial_id == serial.id)
+        .order_by(st.transaction_date, st.id)
     )
-    rows = session.execute(q).all()
-    refs = {(r[0].resource_type, r[0].resource_id) for r in rows}
-    context = ctx.describe(session, refs)
+    found = ctx.rows(session, q)
+    context = ctx.describe(session, {(r.resource_type, r.resource_id) for r in found})
     steps = []
-    for t, loc_id, _batch, document, order_no, loc_name in rows:
-        info = context.get((t.resource_type, t.resource_id), {})
+    for at, change, reason, active, rtype, rid, user, loc_id, document, order_no, loc in found:
+        info = context.get((rtype, rid), {})
         steps.append(
             {
-                "at": t.transaction_date,
-                "event": event_name(t.reason, t.quantity_change),
-                "quantity_change": t.quantity_change,
-                "reason": t.reason,
-                "active": t.is_active,
-                "resource_type": t.resource_type,
-                "resource_id": t.resource_id,
+                "at": at,
+                "event": event_name(reason, change),
+                "quantity_change": change,
+                "reason": reason,
+                "active": active,
+                "resource_type": rtype,
+                "resource_id": rid,
                 "document": document or info.get("document"),
                 "order_no": order_no or info.get("order_no"),
                 "location_id": loc_id,
-                "location": loc_name,
-                "user": t.user,
+                "location": loc,
+                "user": user,
                 **{k: v for k, v in info.items() if k not in ("document", "order_no")},
             }
         )
-    variant = session.get(Variant, serial.variant_id)
     return {
         "serial": serial,
-        "variant": variant,
+        "variant": session.get(Variant, serial.variant_id),
         "steps": steps,
         "made_from": inputs_of(session, serial_ids=[serial.id]),
     }
@@ -157,29 +163,39 @@ def inputs_of(
         conds.append(Genealogy.output_serial_id.in_(list(serial_ids)))
     if not conds:
         return []
+    g = Genealogy
     q = (
-        select(Genealogy, Variant.sku, Batch.batch_number, Serial.serial_number)
-        .join(Variant, Variant.id == Genealogy.input_variant_id)
-        .outerjoin(Batch, Batch.id == Genealogy.input_batch_id)
-        .outerjoin(Serial, Serial.id == Genealogy.input_serial_id)
+        select(
+            g.input_variant_id,
+            Variant.sku,
+            g.input_batch_id,
+            Batch.batch_number,
+            g.input_serial_id,
+            Serial.serial_number,
+            g.quantity,
+            g.resource_type,
+            g.resource_id,
+            g.manufacturing_order_id,
+        )
+        .join(Variant, Variant.id == g.input_variant_id)
+        .outerjoin(Batch, Batch.id == g.input_batch_id)
+        .outerjoin(Serial, Serial.id == g.input_serial_id)
         .where(or_(*conds))
-        .order_by(Genealogy.id)
+        .order_by(g.id)
     )
-    return [
-        {
-            "variant_id": g.input_variant_id,
-            "sku": sku,
-            "batch_id": g.input_batch_id,
-            "batch_number": bn,
-            "serial_number_id": g.input_serial_id,
-            "serial_number": sn,
-            "quantity": g.quantity,
-            "resource_type": g.resource_type,
-            "resource_id": g.resource_id,
-            "manufacturing_order_id": g.manufacturing_order_id,
-        }
-        for g, sku, bn, sn in session.execute(q)
-    ]
+    keys = (
+        "variant_id",
+        "sku",
+        "batch_id",
+        "batch_number",
+        "serial_number_id",
+        "serial_number",
+        "quantity",
+        "resource_type",
+        "resource_id",
+        "manufacturing_order_id",
+    )
+    return [dict(zip(keys, r, strict=True)) for r in ctx.rows(session, q)]
 
 
 # --- traces ----------------------------------------------------------------------------
@@ -479,25 +495,27 @@ def _serial_shipments(
     grouped: dict[tuple[str, int, int], dict[str, Any]] = {}
 
     def order(r: Any) -> tuple[str, int, str]:
-        return (r.resource_type, r.resource_id, serials[r.serial_id]["serial_number"])
+        return (r[0], r[1], serials[r[2]]["serial_number"])
 
-    for r in sorted(rows, key=order):
-        unit = serials[r.serial_id]
-        entry = grouped.setdefault(
-            (r.resource_type, r.resource_id, unit["variant_id"]),
-            {
-                "resource_type": r.resource_type,
-                "resource_id": r.resource_id,
+    for rtype, rid, serial_id, _n, at, _m, location_id, document, order_no in sorted(
+        rows, key=order
+    ):
+        unit = serials[serial_id]
+        key = (rtype, rid, unit["variant_id"])
+        entry = grouped.get(key)
+        if entry is None:  # a new shipping row (rows arrive in document order)
+            entry = grouped[key] = {
+                "resource_type": rtype,
+                "resource_id": rid,
                 "batch_id": None,
                 "variant_id": unit["variant_id"],
-                "location_id": r.location_id,
+                "location_id": location_id,
                 "quantity": Decimal(0),
-                "date": r.at,
-                "document": r.document,
-                "order_no": r.caused_by_order_no,
+                "date": at,
+                "document": document,
+                "order_no": order_no,
                 "serial_numbers": [],
-            },
-        )
+            }
         entry["quantity"] += 1
         entry["serial_numbers"].append(unit["serial_number"])
     return list(grouped.values())

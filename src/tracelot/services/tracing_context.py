@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import BigInteger, any_, bindparam, func, select
@@ -102,61 +103,65 @@ def enrich_locations(session: Session, rows: list[dict[str, Any]]) -> list[dict[
 
 @register("StockAdjustmentRow")
 def _adjustments(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
-    rows = session.execute(
-        select(StockAdjustmentRow.id, StockAdjustment)
-        .join(StockAdjustment, StockAdjustment.id == StockAdjustmentRow.stock_adjustment_id)
+    a = StockAdjustment
+    q = (
+        select(StockAdjustmentRow.id, a.id, a.stock_adjustment_number, a.reason)
+        .join(a, a.id == StockAdjustmentRow.stock_adjustment_id)
         .where(ids_in(session, StockAdjustmentRow.id, ids))
-    ).all()
+    )
     return {
         rid: {
-            "document": a.stock_adjustment_number,
+            "document": number,
             "document_type": "stock_adjustment",
-            "document_id": a.id,
-            "adjustment_reason": a.reason,
+            "document_id": doc_id,
+            "adjustment_reason": reason,
         }
-        for rid, a in rows
+        for rid, doc_id, number, reason in rows(session, q)
     }
 
 
 @register("StockTransferRow")
 def _transfers(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
-    rows = session.execute(
-        select(StockTransferRow.id, StockTransfer)
-        .join(StockTransfer, StockTransfer.id == StockTransferRow.stock_transfer_id)
+    t = StockTransfer
+    q = (
+        select(StockTransferRow.id, t.id, t.stock_transfer_number)
+        .join(t, t.id == StockTransferRow.stock_transfer_id)
         .where(ids_in(session, StockTransferRow.id, ids))
-    ).all()
+    )
     return {
-        rid: {
-            "document": t.stock_transfer_number,
-            "document_type": "stock_transfer",
-            "document_id": t.id,
-        }
-        for rid, t in rows
+        rid: {"document": number, "document_type": "stock_transfer", "document_id": doc_id}
+        for rid, doc_id, number in rows(session, q)
     }
 
 
 @register("PurchaseOrderRow")
 def _purchases(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
-    rows = session.execute(
-        select(PurchaseOrderRow.id, PurchaseOrder, Supplier)
+    sup_cols = [
+        getattr(Supplier, c)
+        for c in ("id", "name", "phone", "email", "gln", "line_1", "city", "state", "zip")
+    ]
+    found = rows(
+        session,
+        select(PurchaseOrderRow.id, PurchaseOrder.id, PurchaseOrder.order_no, *sup_cols)
+        .add_columns(Supplier.country)
         .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderRow.purchase_order_id)
         .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
-        .where(ids_in(session, PurchaseOrderRow.id, ids))
-    ).all()
+        .where(ids_in(session, PurchaseOrderRow.id, ids)),
+    )
     return {
-        rid: {
-            "document": po.order_no,
-            "order_no": po.order_no,
+        r[0]: {
+            "document": r.order_no,
+            "order_no": r.order_no,
             "document_type": "purchase_order",
-            "document_id": po.id,
-            "supplier_id": sup.id,
-            "supplier": sup.name,
-            "supplier_phone": sup.phone,
-            "supplier_email": sup.email,
-            "supplier_gln": sup.gln,
-            "supplier_address": _address(sup),
+            "document_id": r[1],
+            "supplier_id": r[3],
+            "supplier": r.name,
+            "supplier_phone": r.phone,
+            "supplier_email": r.email,
+            "supplier_gln": r.gln,
+            "supplier_address": _address(r),
         }
-        for rid, po, sup in rows
+        for r in found
     }
 
 
@@ -164,19 +169,20 @@ def _mo_context(
     session: Session, ids: list[int], via_ingredient: bool
 ) -> dict[int, dict[str, Any]]:
     key = ProductionIngredient.id if via_ingredient else Production.id
-    q = select(key, ManufacturingOrder).select_from(Production)
+    mo = ManufacturingOrder
+    q = select(key, mo.id, mo.order_no).select_from(Production)
     if via_ingredient:
         q = q.join(ProductionIngredient, ProductionIngredient.production_id == Production.id)
-    q = q.join(ManufacturingOrder, ManufacturingOrder.id == Production.manufacturing_order_id)
+    q = q.join(mo, mo.id == Production.manufacturing_order_id)
     return {
         rid: {
-            "document": mo.order_no,
+            "document": order_no,
             "document_type": "manufacturing_order",
-            "document_id": mo.id,
-            "manufacturing_order_id": mo.id,
-            "manufacturing_order_no": mo.order_no,
+            "document_id": mo_id,
+            "manufacturing_order_id": mo_id,
+            "manufacturing_order_no": order_no,
         }
-        for rid, mo in session.execute(q.where(ids_in(session, key, ids))).all()
+        for rid, mo_id, order_no in rows(session, q.where(ids_in(session, key, ids)))
     }
 
 
@@ -247,27 +253,40 @@ def _sales(session: Session, ids: list[int], fulfilment: bool) -> dict[int, dict
 
 
 def _customers(session: Session, ids: set[int]) -> dict[int, tuple[Any, Any]]:
-    """Customer contact columns and the first shipping address: two queries for any number
+    """Customer contact columns and the first shipping address, one query for any number
     of customers (loading Customer objects pulled every address, 500 customers a query)."""
     if not ids:
         return {}
-    a = CustomerAddress
-    ships: dict[int, Any] = {}
-    for ship in rows(
-        session,
-        select(a.customer_id, a.phone, a.company, a.gln, a.line_1, a.line_2, a.city)
-        .add_columns(a.state, a.zip, a.country)
-        .where(ids_in(session, a.customer_id, ids), a.entity_type == "shipping")
-        .order_by(a.id),
-    ):
-        ships.setdefault(ship.customer_id, ship)
-    found = rows(
-        session,
-        select(Customer.id, Customer.name, Customer.email, Customer.phone, Customer.company).where(
-            ids_in(session, Customer.id, ids)
-        ),
+    c, a = Customer, CustomerAddress
+    q = (
+        select(c.id, c.name, c.email, c.phone, c.company, a.id.label("address_id"))
+        .add_columns(a.phone, a.company, a.gln, a.line_1, a.line_2, a.city, a.state, a.zip)
+        .add_columns(a.country)
+        .outerjoin(a, (a.customer_id == c.id) & (a.entity_type == "shipping"))
+        .where(ids_in(session, c.id, ids))
+        .order_by(c.id, a.id)
     )
-    return {c.id: (c, ships.get(c.id)) for c in found}
+    out: dict[int, tuple[Any, Any]] = {}
+    for r in rows(session, q):
+        if r[0] not in out:
+            contact = SimpleNamespace(name=r[1], email=r[2], phone=r[3], company=r[4])
+            ship = (
+                None
+                if r.address_id is None
+                else SimpleNamespace(
+                    phone=r[6],
+                    company=r[7],
+                    gln=r[8],
+                    line_1=r[9],
+                    line_2=r[10],
+                    city=r[11],
+                    state=r[12],
+                    zip=r[13],
+                    country=r[14],
+                )
+            )
+            out[r[0]] = (contact, ship)
+    return out
 
 
 @register("SalesOrderFulfillmentRow")
