@@ -79,6 +79,7 @@ def shared_dir() -> Path:
 @pytest.fixture
 def app(engine: Engine):  # type: ignore[no-untyped-def]
     from tracelot.api.app import create_app
+
     return create_app(engine=engine)
 
 
@@ -86,6 +87,7 @@ def app(engine: Engine):  # type: ignore[no-untyped-def]
 def token(sessions: sessionmaker[Session]) -> str:
     from tracelot.db.engine import transaction
     from tracelot.services.auth import create_token
+
     with transaction(sessions) as s:
         return create_token(s, "tester")
 
@@ -94,5 +96,6 @@ def token(sessions: sessionmaker[Session]) -> str:
 def client(app, token):  # type: ignore[no-untyped-def]
     """An HTTP client for the real app (in-process ASGI), authorised with a real token."""
     from fastapi.testclient import TestClient
+
     with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as c:
         yield c

@@ -17,8 +17,9 @@ from tracelot.settings import get_settings
 app = typer.Typer(help="tracelot: batch and serial traceability.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 export_app = typer.Typer(help="Export tracking records as CSV.", no_args_is_help=True)
-import_app = typer.Typer(help="Import tracking records from CSV (all or nothing).",
-                         no_args_is_help=True)
+import_app = typer.Typer(
+    help="Import tracking records from CSV (all or nothing).", no_args_is_help=True
+)
 app.add_typer(token_app, name="token")
 app.add_typer(export_app, name="export")
 app.add_typer(import_app, name="import")
@@ -39,15 +40,18 @@ def _fail(exc: TracelotError) -> None:
 def migrate() -> None:
     """Create or upgrade the database schema."""
     from tracelot.db.migrate import upgrade
+
     upgrade(get_settings().database_url)
     console.print("database is up to date")
 
 
 @app.command()
-def demo(if_empty: Annotated[bool, typer.Option(help="Only when the database is empty.")]
-         = False) -> None:
+def demo(
+    if_empty: Annotated[bool, typer.Option(help="Only when the database is empty.")] = False,
+) -> None:
     """Load demo data: items of each tracking mode, stock with batches and serials."""
     from tracelot.services import demo as demo_data
+
     with transaction(_sessions()) as s:
         if if_empty and not demo_data.is_empty(s):
             console.print("database has data; demo not loaded")
@@ -57,10 +61,10 @@ def demo(if_empty: Annotated[bool, typer.Option(help="Only when the database is 
 
 
 @token_app.command("create")
-def token_create(name: Annotated[str, typer.Option(help="Who the token is for.")] = "api"
-                 ) -> None:
+def token_create(name: Annotated[str, typer.Option(help="Who the token is for.")] = "api") -> None:
     """Create an API token and print it (it is shown only once)."""
     from tracelot.services.auth import create_token
+
     with transaction(_sessions()) as s:
         token = create_token(s, name)
     print(token)
@@ -71,10 +75,13 @@ app.add_typer(user_app, name="user")
 
 
 @user_app.command("create")
-def user_create(name: str, password: Annotated[str, typer.Option(
-        prompt=True, hide_input=True, confirmation_prompt=True)]) -> None:
+def user_create(
+    name: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+) -> None:
     """Create a user who signs in to the web app (password hashed with argon2)."""
     from tracelot.services.users import create_user
+
     try:
         with transaction(_sessions()) as s:
             create_user(s, name, password)
@@ -90,6 +97,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
 
     from tracelot.services import users
     from tracelot.services.auth import create_token
+
     with transaction(_sessions()) as s:
         token = create_token(s, "serve")
         demo_user = users.authenticate(s, users.DEMO_USERNAME, users.DEMO_PASSWORD)
@@ -97,16 +105,17 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     if demo_user:
         console.print(f"web sign-in: {users.DEMO_USERNAME} / {users.DEMO_PASSWORD}")
     console.print(f"API token: {token}", highlight=False)
-    uvicorn.run("tracelot.api.asgi:app", host=host, port=port, workers=workers,
-                log_level="info")
+    uvicorn.run("tracelot.api.asgi:app", host=host, port=port, workers=workers, log_level="info")
 
 
 @export_app.command("tracking")
-def export_tracking(item: Annotated[int, typer.Option(help="Item id.")],
-                    output: Annotated[Path | None, typer.Option("--output", "-o")] = None
-                    ) -> None:
+def export_tracking(
+    item: Annotated[int, typer.Option(help="Item id.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+) -> None:
     """Every batch/serial record of an item and its history, as CSV."""
     from tracelot.services import catalog, exports
+
     try:
         with transaction(_sessions()) as s:
             content, _ = exports.tracking_csv(s, catalog.get_item(s, item))
@@ -120,6 +129,7 @@ def export_tracking(item: Annotated[int, typer.Option(help="Item id.")],
 
 def _import(kind: str, file: Path) -> None:
     from tracelot.services import imports
+
     try:
         text = file.read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -149,10 +159,13 @@ def import_batches(file: Path) -> None:
 
 
 @import_app.command("orders")
-def import_orders(file: Path, channel: Annotated[str, typer.Option(
-        help="shopify, woocommerce or generic.")] = "generic") -> None:
+def import_orders(
+    file: Path,
+    channel: Annotated[str, typer.Option(help="shopify, woocommerce or generic.")] = "generic",
+) -> None:
     """A JSON file of store orders (array, {"orders": [...]}, or JSON lines); all or nothing."""
     from tracelot.services import ecommerce
+
     try:
         payloads = ecommerce.read_orders_file(file.read_text(encoding="utf-8-sig"))
         with transaction(_sessions()) as s:
@@ -165,13 +178,15 @@ def import_orders(file: Path, channel: Annotated[str, typer.Option(
     console.print(f"imported {created} orders ({existing} already imported)")
 
 
-
 @app.command()
-def recall(numbers: Annotated[list[str], typer.Argument(help="Batch or serial numbers.")],
-           fmt: Annotated[str, typer.Option("--format", help="csv, xlsx or json.")] = "csv",
-           output: Annotated[Path | None, typer.Option("--output", "-o")] = None) -> None:
+def recall(
+    numbers: Annotated[list[str], typer.Argument(help="Batch or serial numbers.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv, xlsx or json.")] = "csv",
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+) -> None:
     """Recall report: affected customers, stock on hand, mass balance (issue 5)."""
     from tracelot.services import recall as rc
+
     try:
         with transaction(_sessions()) as s:
             batch_ids, serial_ids = rc.find_starts(s, numbers)
@@ -188,16 +203,18 @@ def recall(numbers: Annotated[list[str], typer.Argument(help="Batch or serial nu
         sys.stdout.write(content)
 
 
-
 @app.command()
-def fsma204(lots: Annotated[list[str] | None, typer.Argument(help="Lot codes or serials.")] = None,
-            variant_id: Annotated[int | None, typer.Option("--variant-id")] = None,
-            start: Annotated[str | None, typer.Option("--from", help="ISO date(-time).")] = None,
-            end: Annotated[str | None, typer.Option("--to", help="ISO date(-time).")] = None,
-            fmt: Annotated[str, typer.Option("--format", help="csv or xlsx.")] = "csv",
-            output: Annotated[Path | None, typer.Option("--output", "-o")] = None) -> None:
+def fsma204(
+    lots: Annotated[list[str] | None, typer.Argument(help="Lot codes or serials.")] = None,
+    variant_id: Annotated[int | None, typer.Option("--variant-id")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="ISO date(-time).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="ISO date(-time).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv or xlsx.")] = "csv",
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+) -> None:
     """FDA FSMA 204 sortable spreadsheet for lot codes and/or a product and dates (issue 5)."""
     from tracelot.standards import fsma204 as fs
+
     try:
         since, until = fs.bound(start, "from"), fs.bound(end, "to", end=True)
         with transaction(_sessions()) as s:
@@ -210,6 +227,7 @@ def fsma204(lots: Annotated[list[str] | None, typer.Argument(help="Lot codes or 
         _fail(TracelotError("VALIDATION_FAILED", "XLSX needs --output FILE."))
     else:
         sys.stdout.write(content)
+
 
 if __name__ == "__main__":
     app()

@@ -13,17 +13,29 @@ from tracelot.services import imports
 @pytest.fixture
 def stock(client):
     loc = client.post("/v1/locations", json={"name": "Main"}).json()["id"]
-    serial = client.post("/v1/products", json={"name": "S", "serial_tracked": True,
-                                                "variants": [{"sku": "S-1"}]}).json()
-    batch = client.post("/v1/products", json={"name": "B", "batch_tracked": True,
-                                               "variants": [{"sku": "B-1"}]}).json()
+    serial = client.post(
+        "/v1/products", json={"name": "S", "serial_tracked": True, "variants": [{"sku": "S-1"}]}
+    ).json()
+    batch = client.post(
+        "/v1/products", json={"name": "B", "batch_tracked": True, "variants": [{"sku": "B-1"}]}
+    ).json()
     plain = client.post("/v1/products", json={"name": "P", "variants": [{"sku": "P-1"}]}).json()
     sv, bv, pv = (x["variants"][0]["id"] for x in (serial, batch, plain))
-    r = client.post("/v1/stock_adjustments", json={"location_id": loc, "stock_adjustment_rows": [
-        {"variant_id": sv, "quantity": 2, "serial_numbers": ["SN-1", "SN-2"]},
-        {"variant_id": bv, "quantity": 5, "batch_transactions": [
-            {"batch_number": "LOT-1", "quantity": 5}]},
-        {"variant_id": pv, "quantity": 3}]})
+    r = client.post(
+        "/v1/stock_adjustments",
+        json={
+            "location_id": loc,
+            "stock_adjustment_rows": [
+                {"variant_id": sv, "quantity": 2, "serial_numbers": ["SN-1", "SN-2"]},
+                {
+                    "variant_id": bv,
+                    "quantity": 5,
+                    "batch_transactions": [{"batch_number": "LOT-1", "quantity": 5}],
+                },
+                {"variant_id": pv, "quantity": 3},
+            ],
+        },
+    )
     assert r.status_code == 200, r.text
     return {"loc": loc, "sv": sv, "bv": bv, "pv": pv}
 
@@ -41,14 +53,21 @@ def _unchanged(sessions, request):
 
 
 def _adjust(client, loc, *rows):
-    return lambda: client.post("/v1/stock_adjustments", json={
-        "location_id": loc, "stock_adjustment_rows": list(rows)})
+    return lambda: client.post(
+        "/v1/stock_adjustments", json={"location_id": loc, "stock_adjustment_rows": list(rows)}
+    )
 
 
 def test_unknown_variant_is_refused_naming_the_row(client, sessions, stock):
-    body = _unchanged(sessions, _adjust(client, stock["loc"],
-                                        {"variant_id": stock["pv"], "quantity": 1},
-                                        {"variant_id": 9999, "quantity": 1}))
+    body = _unchanged(
+        sessions,
+        _adjust(
+            client,
+            stock["loc"],
+            {"variant_id": stock["pv"], "quantity": 1},
+            {"variant_id": 9999, "quantity": 1},
+        ),
+    )
     assert body["code"] == "MISSING"
     assert body["details"][0]["path"] == "stock_adjustment_rows[1].variant_id"
 
@@ -59,71 +78,123 @@ def test_unknown_location_is_refused(client, sessions, stock):
 
 
 def test_taking_more_than_is_on_hand_is_refused_and_earlier_rows_are_undone(
-        client, sessions, stock):
-    body = _unchanged(sessions, _adjust(client, stock["loc"],
-                                        {"variant_id": stock["pv"], "quantity": 10},
-                                        {"variant_id": stock["pv"], "quantity": -50}))
+    client, sessions, stock
+):
+    body = _unchanged(
+        sessions,
+        _adjust(
+            client,
+            stock["loc"],
+            {"variant_id": stock["pv"], "quantity": 10},
+            {"variant_id": stock["pv"], "quantity": -50},
+        ),
+    )
     assert body["code"] == "INSUFFICIENT_STOCK"
     assert "on hand" in body["message"]
 
 
 def test_a_serial_that_exists_already_is_refused_by_name(client, sessions, stock):
-    body = _unchanged(sessions, _adjust(client, stock["loc"], {
-        "variant_id": stock["sv"], "quantity": 2, "serial_numbers": ["SN-3", "SN-1"]}))
+    body = _unchanged(
+        sessions,
+        _adjust(
+            client,
+            stock["loc"],
+            {"variant_id": stock["sv"], "quantity": 2, "serial_numbers": ["SN-3", "SN-1"]},
+        ),
+    )
     assert body["code"] == "DUPLICATE" and "SN-1" in body["message"]
 
 
 def test_a_serial_repeated_in_one_request_is_refused(client, sessions, stock):
-    body = _unchanged(sessions, _adjust(client, stock["loc"], {
-        "variant_id": stock["sv"], "quantity": 2, "serial_numbers": ["SN-7", "SN-7"]}))
+    body = _unchanged(
+        sessions,
+        _adjust(
+            client,
+            stock["loc"],
+            {"variant_id": stock["sv"], "quantity": 2, "serial_numbers": ["SN-7", "SN-7"]},
+        ),
+    )
     assert body["code"] == "DUPLICATE"
 
 
 @pytest.mark.parametrize("bad", ["X" * 33, "SN#9", "SN\u00e99"])
 def test_a_malformed_serial_is_refused_naming_it(client, sessions, stock, bad):
-    body = _unchanged(sessions, _adjust(client, stock["loc"], {
-        "variant_id": stock["sv"], "quantity": 1, "serial_numbers": [bad]}))
+    body = _unchanged(
+        sessions,
+        _adjust(
+            client,
+            stock["loc"],
+            {"variant_id": stock["sv"], "quantity": 1, "serial_numbers": [bad]},
+        ),
+    )
     assert body["code"] == "INVALID_SERIAL"
     assert body["details"][0]["path"].endswith("serial_numbers[0]")
 
 
 def test_a_batch_number_reused_on_the_same_variant_is_refused(client, sessions, stock):
-    body = _unchanged(sessions, lambda: client.post("/v1/batches", json={
-        "batch_number": "LOT-1", "variant_id": stock["bv"]}))
+    body = _unchanged(
+        sessions,
+        lambda: client.post(
+            "/v1/batches", json={"batch_number": "LOT-1", "variant_id": stock["bv"]}
+        ),
+    )
     assert body["code"] == "DUPLICATE" and body["details"][0]["path"] == "batch_number"
 
 
 def test_a_batch_on_an_untracked_item_is_refused(client, sessions, stock):
-    body = _unchanged(sessions, lambda: client.post("/v1/batches", json={
-        "batch_number": "Z", "variant_id": stock["pv"]}))
+    body = _unchanged(
+        sessions,
+        lambda: client.post("/v1/batches", json={"batch_number": "Z", "variant_id": stock["pv"]}),
+    )
     assert body["code"] == "NOT_BATCH_TRACKED"
 
 
 def test_an_expiry_that_is_not_a_date_is_refused_naming_the_field(client, sessions, stock):
-    body = _unchanged(sessions, lambda: client.post("/v1/batches", json={
-        "batch_number": "LOT-9", "variant_id": stock["bv"], "expiration_date": "next week"}))
+    body = _unchanged(
+        sessions,
+        lambda: client.post(
+            "/v1/batches",
+            json={
+                "batch_number": "LOT-9",
+                "variant_id": stock["bv"],
+                "expiration_date": "next week",
+            },
+        ),
+    )
     assert body["code"] == "VALIDATION_FAILED"
     assert body["details"][0]["path"] == "expiration_date"
 
 
 def test_batch_allocations_that_do_not_add_up_are_refused(client, sessions, stock):
-    body = _unchanged(sessions, _adjust(client, stock["loc"], {
-        "variant_id": stock["bv"], "quantity": 4, "batch_transactions": [
-            {"batch_number": "LOT-2", "quantity": 3}]}))
+    body = _unchanged(
+        sessions,
+        _adjust(
+            client,
+            stock["loc"],
+            {
+                "variant_id": stock["bv"],
+                "quantity": 4,
+                "batch_transactions": [{"batch_number": "LOT-2", "quantity": 3}],
+            },
+        ),
+    )
     assert body["code"] == "QUANTITY_MISMATCH"
 
 
 def test_removing_a_serial_that_is_not_in_stock_is_refused(client, sessions, stock):
-    body = _unchanged(sessions, _adjust(client, stock["loc"], {
-        "variant_id": stock["sv"], "quantity": -1, "serial_numbers": ["NOPE"]}))
+    body = _unchanged(
+        sessions,
+        _adjust(
+            client,
+            stock["loc"],
+            {"variant_id": stock["sv"], "quantity": -1, "serial_numbers": ["NOPE"]},
+        ),
+    )
     assert body["code"] == "MISSING" and "NOPE" in body["message"]
 
 
 def test_a_csv_with_a_bad_row_is_refused_naming_the_row_and_imports_nothing(sessions, stock):
-    text = ("sku,serial_number,location\n"
-            "S-1,SN-10,Main\n"
-            "S-1,SN#11,Main\n"
-            "NOPE,SN-12,Main\n")
+    text = "sku,serial_number,location\nS-1,SN-10,Main\nS-1,SN#11,Main\nNOPE,SN-12,Main\n"
     with transaction(sessions) as s:
         before = ledger_snapshot(s)
     with pytest.raises(TracelotError) as exc, transaction(sessions) as s:
@@ -136,8 +207,10 @@ def test_a_csv_with_a_bad_row_is_refused_naming_the_row_and_imports_nothing(sess
 
 
 def test_a_batch_csv_with_a_bad_expiry_is_refused_naming_the_row(sessions, stock):
-    text = ("sku,batch_number,expiration_date,batch_barcode,location,quantity\n"
-            "B-1,LOT-5,2027-02-30,,Main,4\n")
+    text = (
+        "sku,batch_number,expiration_date,batch_barcode,location,quantity\n"
+        "B-1,LOT-5,2027-02-30,,Main,4\n"
+    )
     with pytest.raises(TracelotError) as exc, transaction(sessions) as s:
         imports.import_batches(s, text, "test")
     assert exc.value.details[0].path == "row 2.expiration_date"

@@ -244,12 +244,18 @@ def test_a_linked_mo_follows_its_sales_rows_quantity_until_it_starts(client):
     loc = _location(client)
     lamp = _item(client, "Lamp", "serial")
     cust = client.post("/v1/customers", json={"name": "Ada"}).json()["id"]
-    so = client.post("/v1/sales_orders", json={
-        "customer_id": cust, "location_id": loc,
-        "sales_order_rows": [{"variant_id": lamp, "quantity": 2}]}).json()
+    so = client.post(
+        "/v1/sales_orders",
+        json={
+            "customer_id": cust,
+            "location_id": loc,
+            "sales_order_rows": [{"variant_id": lamp, "quantity": 2}],
+        },
+    ).json()
     row_id = so["sales_order_rows"][0]["id"]
-    mo = client.post("/v1/manufacturing_order_make_to_order",
-                     json={"sales_order_row_id": row_id}).json()
+    mo = client.post(
+        "/v1/manufacturing_order_make_to_order", json={"sales_order_row_id": row_id}
+    ).json()
     r = client.patch(f"/v1/sales_order_rows/{row_id}", json={"quantity": 5})
     assert r.status_code == 200, r.text
     assert client.get(f"/v1/manufacturing_orders/{mo['id']}").json()["planned_quantity"] == 5
@@ -261,18 +267,32 @@ def test_make_to_order_with_subassemblies_plans_the_short_ingredients_down_the_t
     wheel = _item(client, "Wheel", "none", is_producible=True)
     spoke = _item(client, "Spoke", "none", kind="materials")
     for product, ingredient, qty in ((bike, wheel, 2), (wheel, spoke, 32)):
-        r = client.post("/v1/recipe_rows", json={"product_variant_id": product,
-                                                 "ingredient_variant_id": ingredient,
-                                                 "quantity": qty})
+        r = client.post(
+            "/v1/recipe_rows",
+            json={
+                "product_variant_id": product,
+                "ingredient_variant_id": ingredient,
+                "quantity": qty,
+            },
+        )
         assert r.status_code == 200, r.text
-    client.post("/v1/stock_adjustments", json={"location_id": loc, "stock_adjustment_rows": [
-        {"variant_id": wheel, "quantity": 1}]})
+    client.post(
+        "/v1/stock_adjustments",
+        json={"location_id": loc, "stock_adjustment_rows": [{"variant_id": wheel, "quantity": 1}]},
+    )
     cust = client.post("/v1/customers", json={"name": "Ada"}).json()["id"]
-    so = client.post("/v1/sales_orders", json={
-        "customer_id": cust, "location_id": loc,
-        "sales_order_rows": [{"variant_id": bike, "quantity": 3}]}).json()
-    mo = client.post("/v1/manufacturing_order_make_to_order", json={
-        "sales_order_row_id": so["sales_order_rows"][0]["id"], "create_subassemblies": True})
+    so = client.post(
+        "/v1/sales_orders",
+        json={
+            "customer_id": cust,
+            "location_id": loc,
+            "sales_order_rows": [{"variant_id": bike, "quantity": 3}],
+        },
+    ).json()
+    mo = client.post(
+        "/v1/manufacturing_order_make_to_order",
+        json={"sales_order_row_id": so["sales_order_rows"][0]["id"], "create_subassemblies": True},
+    )
     assert mo.status_code == 200, mo.text
     orders = client.get("/v1/manufacturing_orders").json()["data"]
     subs = [o for o in orders if o.get("parent_manufacturing_order_id") == mo.json()["id"]]

@@ -175,10 +175,17 @@ def test_new_batches_and_serials_are_sent_to_subscribers_by_name(client, receive
     _subscribe(client, receiver.url, ["batch.created", "serial_number.created"])
     loc, vid, _ = setup(client)
     receive_serials(client, loc, vid, "E-1..E-3", 3)
-    bv = ok(client.post("/v1/products", json={"name": "Lot thing", "batch_tracked": True,
-                                               "variants": [{"sku": "LOT-T"}]}))
-    batch = ok(client.post("/v1/batches", json={"batch_number": "B-9",
-                                                "variant_id": bv["variants"][0]["id"]}))
+    bv = ok(
+        client.post(
+            "/v1/products",
+            json={"name": "Lot thing", "batch_tracked": True, "variants": [{"sku": "LOT-T"}]},
+        )
+    )
+    batch = ok(
+        client.post(
+            "/v1/batches", json={"batch_number": "B-9", "variant_id": bv["variants"][0]["id"]}
+        )
+    )
     receiver.wait(4)
     actions = sorted(json.loads(body)["action"] for _, body in receiver.requests)
     assert actions == ["batch.created"] + ["serial_number.created"] * 3

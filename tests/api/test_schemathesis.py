@@ -29,8 +29,13 @@ with transaction(app.state.sessions) as _s:
     AUTH = {"Authorization": f"Bearer {create_token(_s, 'fuzz')}"}
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+
+
 @schema.include(path_regex=r"^/v1/").parametrize()
-@settings(max_examples=8, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 def test_the_api_answers_any_generated_request_without_a_server_error(case):
     case.call_and_validate(headers=AUTH, checks=[not_a_server_error])

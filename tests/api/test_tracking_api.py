@@ -8,13 +8,16 @@ import io
 
 def _setup(client, tracking_flags, rows_for):
     loc = client.post("/v1/locations", json={"name": "Main"}).json()["id"]
-    item = client.post("/v1/products", json={"name": "Widget", **tracking_flags,
-                                              "variants": [{"sku": "W-1"}, {"sku": "W-2"}]})
+    item = client.post(
+        "/v1/products",
+        json={"name": "Widget", **tracking_flags, "variants": [{"sku": "W-1"}, {"sku": "W-2"}]},
+    )
     assert item.status_code == 200, item.text
     body = item.json()
     rows = [rows_for(v["id"]) for v in body["variants"]]
-    r = client.post("/v1/stock_adjustments", json={"location_id": loc,
-                                                   "stock_adjustment_rows": rows})
+    r = client.post(
+        "/v1/stock_adjustments", json={"location_id": loc, "stock_adjustment_rows": rows}
+    )
     assert r.status_code == 200, r.text
     return loc, body
 
@@ -24,8 +27,9 @@ def test_none_to_batch_lists_existing_stock_as_unbatched(client):
     r = client.patch(f"/v1/products/{item['id']}", json={"batch_tracked": True})
     assert r.status_code == 200 and r.json()["batch_tracked"] is True
     stocks = client.get("/v1/batch_stocks").json()["data"]
-    assert sorted((s["variant_id"], s["batch_number"], s["quantity_in_stock"]) for s in stocks) \
-        == sorted((v["id"], "unbatched", "4") for v in item["variants"])
+    assert sorted(
+        (s["variant_id"], s["batch_number"], s["quantity_in_stock"]) for s in stocks
+    ) == sorted((v["id"], "unbatched", "4") for v in item["variants"])
     assert all("batch_id" not in s and s["location_id"] == loc for s in stocks)
     moves = client.get("/v1/inventory_movements").json()["data"]
     assert sum(1 for m in moves if m["reason"] == "tracking_change") == 4
@@ -33,17 +37,25 @@ def test_none_to_batch_lists_existing_stock_as_unbatched(client):
 
 def test_none_to_serial_reports_the_gap_per_variant_and_location(client):
     loc, item = _setup(client, {}, lambda v: {"variant_id": v, "quantity": 2})
-    assert client.patch(f"/v1/products/{item['id']}", json={"serial_tracked": True}).status_code \
-        == 200
+    assert (
+        client.patch(f"/v1/products/{item['id']}", json={"serial_tracked": True}).status_code == 200
+    )
     gaps = client.get("/v1/serial_gaps", params={"item_id": item["id"]}).json()["data"]
-    assert sorted((g["variant_id"], g["location_id"], g["missing_serial_numbers"])
-                  for g in gaps) == sorted((v["id"], loc, 2) for v in item["variants"])
+    assert sorted(
+        (g["variant_id"], g["location_id"], g["missing_serial_numbers"]) for g in gaps
+    ) == sorted((v["id"], loc, 2) for v in item["variants"])
 
 
 def test_batch_to_serial_is_refused_with_katanas_error_body(client):
-    _, item = _setup(client, {"batch_tracked": True}, lambda v: {
-        "variant_id": v, "quantity": 1,
-        "batch_transactions": [{"batch_number": f"L{v}", "quantity": 1}]})
+    _, item = _setup(
+        client,
+        {"batch_tracked": True},
+        lambda v: {
+            "variant_id": v,
+            "quantity": 1,
+            "batch_transactions": [{"batch_number": f"L{v}", "quantity": 1}],
+        },
+    )
     r = client.patch(f"/v1/products/{item['id']}", json={"serial_tracked": True})
     assert r.status_code == 422
     body = r.json()
@@ -56,27 +68,40 @@ def test_batch_to_serial_is_refused_with_katanas_error_body(client):
 
 
 def test_both_flags_at_once_is_a_tracking_conflict(client):
-    r = client.post("/v1/products", json={"name": "X", "batch_tracked": True,
-                                          "serial_tracked": True, "variants": [{"sku": "X"}]})
+    r = client.post(
+        "/v1/products",
+        json={
+            "name": "X",
+            "batch_tracked": True,
+            "serial_tracked": True,
+            "variants": [{"sku": "X"}],
+        },
+    )
     assert r.status_code == 422 and r.json()["code"] == "TRACKING_CONFLICT"
 
 
 def test_removing_tracking_needs_confirmation_then_archives_before_removing(client):
-    _, item = _setup(client, {"serial_tracked": True}, lambda v: {
-        "variant_id": v, "quantity": 2, "serial_numbers": [f"S{v}-1", f"S{v}-2"]})
+    _, item = _setup(
+        client,
+        {"serial_tracked": True},
+        lambda v: {"variant_id": v, "quantity": 2, "serial_numbers": [f"S{v}-1", f"S{v}-2"]},
+    )
     r = client.patch(f"/v1/products/{item['id']}", json={"serial_tracked": False})
     assert r.status_code == 422 and r.json()["code"] == "CONFIRMATION_REQUIRED"
     assert client.get("/v1/tracking_archives").json()["data"] == []
-    r = client.patch(f"/v1/products/{item['id']}",
-                     json={"serial_tracked": False, "confirm_remove_tracking": True})
+    r = client.patch(
+        f"/v1/products/{item['id']}",
+        json={"serial_tracked": False, "confirm_remove_tracking": True},
+    )
     assert r.status_code == 200 and r.json()["serial_tracked"] is False
     (archive,) = client.get("/v1/tracking_archives").json()["data"]
     assert archive["item_id"] == item["id"] and archive["tracking"] == "serial"
     download = client.get(archive["download_url"])
     assert download.status_code == 200
     assert download.headers["content-type"].startswith("text/csv")
-    serial_lines = [r for r in csv.DictReader(io.StringIO(download.text))
-                    if r["record"] == "serial"]
+    serial_lines = [
+        r for r in csv.DictReader(io.StringIO(download.text)) if r["record"] == "serial"
+    ]
     assert len(serial_lines) == 4
     assert client.get("/v1/serial_numbers_stock").json()["data"] == []
 

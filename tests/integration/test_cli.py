@@ -21,8 +21,13 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([sys.executable, "-m", "tracelot.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "tracelot.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if ok:
         assert done.returncode == 0, done.stderr
     return done
@@ -43,12 +48,13 @@ def test_import_serials_adds_them_and_a_bad_file_changes_nothing(env, tmp_path):
     run(env, "migrate")
     run(env, "demo")
     good = tmp_path / "good.csv"
-    good.write_text("sku,serial_number,location\nEM-1,EM-9001,Main warehouse\n"
-                    "EM-1,EM-9002,Shop\n")
+    good.write_text("sku,serial_number,location\nEM-1,EM-9001,Main warehouse\nEM-1,EM-9002,Shop\n")
     assert "imported 2 serials rows" in run(env, "import", "serials", str(good)).stdout
     bad = tmp_path / "bad.csv"
-    bad.write_text("sku,serial_number,location\nEM-1,EM-9003,Main warehouse\n"
-                   "EM-1,EM 9004 way too long for a serial number,Shop\n")
+    bad.write_text(
+        "sku,serial_number,location\nEM-1,EM-9003,Main warehouse\n"
+        "EM-1,EM 9004 way too long for a serial number,Shop\n"
+    )
     failed = run(env, "import", "serials", str(bad), ok=False)
     assert failed.returncode == 1
     lines = [line for line in failed.stderr.splitlines() if line.strip()]
@@ -61,8 +67,10 @@ def test_import_batches_from_csv(env, tmp_path):
     run(env, "migrate")
     run(env, "demo")
     f = tmp_path / "batches.csv"
-    f.write_text("sku,batch_number,expiration_date,batch_barcode,location,quantity\n"
-                 "RC-1KG,RC-77,2027-03-01,,Shop,12\nRC-1KG,RC-78,2027-04-01,,,\n")
+    f.write_text(
+        "sku,batch_number,expiration_date,batch_barcode,location,quantity\n"
+        "RC-1KG,RC-77,2027-03-01,,Shop,12\nRC-1KG,RC-78,2027-04-01,,,\n"
+    )
     assert "imported 2 batches" in run(env, "import", "batches", str(f)).stdout
     out = run(env, "export", "tracking", "--item", "2").stdout
     assert "batch,Roasted coffee 1 kg,RC-1KG,RC-77,2027-03-01,,,,Shop,12" in out
@@ -80,8 +88,13 @@ def test_serve_prints_the_url_and_a_token_that_opens_the_demo(env):
     run(env, "migrate")
     run(env, "demo", "--if-empty")
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "tracelot.cli", "serve", "--port", str(port)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tracelot.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         token, seen = None, []
         deadline = time.monotonic() + 60
@@ -97,8 +110,10 @@ def test_serve_prints_the_url_and_a_token_that_opens_the_demo(env):
         for _ in range(300):
             assert proc.poll() is None, "".join(seen) + proc.stdout.read()  # type: ignore[union-attr]
             try:
-                r = httpx.get(f"http://127.0.0.1:{port}/v1/products",
-                              headers={"Authorization": f"Bearer {token}"})
+                r = httpx.get(
+                    f"http://127.0.0.1:{port}/v1/products",
+                    headers={"Authorization": f"Bearer {token}"},
+                )
                 break
             except httpx.ConnectError:
                 time.sleep(0.1)

@@ -29,4 +29,5 @@ def test_migrations_match_the_models_on_sqlite():
 
 def test_migrations_match_the_models_on_postgresql(pg_server_url):
     from pg_server import create_database
+
     assert _diff(create_database(pg_server_url, "tracelot_migrations")) == []

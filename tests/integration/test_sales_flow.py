@@ -202,10 +202,17 @@ def test_packing_short_of_serials_takes_the_full_quantity_out_of_stock(sessions)
 
     w, vid, oid, rid, ids = _setup(sessions)
     with w.tx() as s:
-        fulfillments.create(s, {"sales_order_id": oid, "status": "PACKED",
-                                "sales_order_fulfillment_rows": [
-                                    {"sales_order_row_id": rid, "quantity": 3,
-                                     "serial_numbers": [ids["G-1"]]}]}, "t")
+        fulfillments.create(
+            s,
+            {
+                "sales_order_id": oid,
+                "status": "PACKED",
+                "sales_order_fulfillment_rows": [
+                    {"sales_order_row_id": rid, "quantity": 3, "serial_numbers": [ids["G-1"]]}
+                ],
+            },
+            "t",
+        )
     with w.tx() as s:
         on_hand = s.scalar(select(func.sum(Stock.quantity)).where(Stock.variant_id == vid))
         assert on_hand == Decimal(2)

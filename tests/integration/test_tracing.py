@@ -94,15 +94,28 @@ def test_a_trace_from_a_batch_and_a_serial_at_once_walks_both(sessions):
     w = World(sessions).setup()
     _, (bv,) = w.item("Resin", "batch")
     _, (sv,) = w.item("Chip", "serial")
-    w.adjust([{"variant_id": bv, "quantity": 1, "batch_transactions": [
-                  {"batch_number": "R-1", "quantity": 1}]},
-              {"variant_id": sv, "quantity": 1, "serial_numbers": ["C-1"]}])
+    w.adjust(
+        [
+            {
+                "variant_id": bv,
+                "quantity": 1,
+                "batch_transactions": [{"batch_number": "R-1", "quantity": 1}],
+            },
+            {"variant_id": sv, "quantity": 1, "serial_numbers": ["C-1"]},
+        ]
+    )
     with w.tx() as s:
         from sqlalchemy import select
 
         from tracelot.db.models import Batch, Serial
+
         batch = s.scalar(select(Batch.id))
         serial = s.scalar(select(Serial.id))
-        reached = s.execute(select(tracing.reach(
-            s, [tracing.Node(batch_id=batch), tracing.Node(serial_id=serial)], "forward"))).all()
+        reached = s.execute(
+            select(
+                tracing.reach(
+                    s, [tracing.Node(batch_id=batch), tracing.Node(serial_id=serial)], "forward"
+                )
+            )
+        ).all()
         assert {(r.batch_id, r.serial_id) for r in reached} == {(batch, None), (None, serial)}

@@ -29,20 +29,31 @@ def test_none_to_batch_moves_all_stock_of_every_variant_and_location_into_unbatc
     shop = w.location("Shop")
     item, (v1, v2) = w.item("Flour", skus=("FL-1", "FL-2"))
     other, (ov,) = w.item("Salt")
-    w.adjust([{"variant_id": v1, "quantity": 7}, {"variant_id": v2, "quantity": 3},
-              {"variant_id": ov, "quantity": 4}])
+    w.adjust(
+        [
+            {"variant_id": v1, "quantity": 7},
+            {"variant_id": v2, "quantity": 3},
+            {"variant_id": ov, "quantity": 4},
+        ]
+    )
     w.adjust([{"variant_id": v1, "quantity": 5}], location_id=shop)
     _patch(w, item, batch_tracked=True)
     with w.tx() as s:
         assert s.get(Item, item).tracking == "batch"
         assert s.get(Item, other).tracking == "none"
-        rows = s.execute(select(Stock.variant_id, Stock.location_id, Stock.batch_key,
-                                Stock.quantity).where(Stock.variant_id.in_([v1, v2]))).all()
-        assert sorted((r.variant_id, r.location_id, r.batch_key, Decimal(r.quantity))
-                      for r in rows) == [(v1, w.location_id, 0, 7), (v1, shop, 0, 5),
-                                         (v2, w.location_id, 0, 3)]
-        recorded = s.execute(select(Movement.variant_id, Movement.quantity).where(
-            Movement.reason == "tracking_change")).all()
+        rows = s.execute(
+            select(Stock.variant_id, Stock.location_id, Stock.batch_key, Stock.quantity).where(
+                Stock.variant_id.in_([v1, v2])
+            )
+        ).all()
+        assert sorted(
+            (r.variant_id, r.location_id, r.batch_key, Decimal(r.quantity)) for r in rows
+        ) == [(v1, w.location_id, 0, 7), (v1, shop, 0, 5), (v2, w.location_id, 0, 3)]
+        recorded = s.execute(
+            select(Movement.variant_id, Movement.quantity).where(
+                Movement.reason == "tracking_change"
+            )
+        ).all()
         assert len(recorded) == 6  # out of untracked, into unbatched, per variant/location
         check_ledger(s)
 
@@ -51,8 +62,15 @@ def test_unbatched_stock_can_be_taken_out_with_a_null_batch(w):
     item, (v,) = w.item("Oats")
     w.adjust([{"variant_id": v, "quantity": 10}])
     _patch(w, item, batch_tracked=True)
-    w.adjust([{"variant_id": v, "quantity": -4,
-               "batch_transactions": [{"batch_id": None, "quantity": 4}]}])
+    w.adjust(
+        [
+            {
+                "variant_id": v,
+                "quantity": -4,
+                "batch_transactions": [{"batch_id": None, "quantity": 4}],
+            }
+        ]
+    )
     with w.tx() as s:
         assert s.scalar(select(Stock.quantity).where(Stock.variant_id == v)) == 6
 
@@ -65,8 +83,16 @@ def test_none_to_serial_keeps_stock_and_reports_the_gap_until_serials_are_connec
         (gap,) = tracking.serial_gaps(s, [item])
         assert gap["missing_serial_numbers"] == 5
         assert s.scalar(select(func.sum(Stock.quantity)).where(Stock.variant_id == v)) == 5
-    w.adjust([{"variant_id": v, "quantity": 3, "connects_existing": True,
-               "serial_numbers": ["D-1", "D-2", "D-3"]}])
+    w.adjust(
+        [
+            {
+                "variant_id": v,
+                "quantity": 3,
+                "connects_existing": True,
+                "serial_numbers": ["D-1", "D-2", "D-3"],
+            }
+        ]
+    )
     with w.tx() as s:
         (gap,) = tracking.serial_gaps(s, [item])
         assert gap["missing_serial_numbers"] == 2
@@ -79,19 +105,33 @@ def test_connecting_more_serials_than_the_gap_is_refused(w):
     w.adjust([{"variant_id": v, "quantity": 1}])
     _patch(w, item, serial_tracked=True)
     with pytest.raises(TracelotError) as exc:
-        w.adjust([{"variant_id": v, "quantity": 2, "connects_existing": True,
-                   "serial_numbers": ["S-1", "S-2"]}])
+        w.adjust(
+            [
+                {
+                    "variant_id": v,
+                    "quantity": 2,
+                    "connects_existing": True,
+                    "serial_numbers": ["S-1", "S-2"],
+                }
+            ]
+        )
     assert exc.value.code == "QUANTITY_EXCEEDED"
 
 
-@pytest.mark.parametrize(("start", "flag"), [("batch", "serial_tracked"),
-                                              ("serial", "batch_tracked")])
+@pytest.mark.parametrize(
+    ("start", "flag"), [("batch", "serial_tracked"), ("serial", "batch_tracked")]
+)
 def test_switching_batch_and_serial_directly_is_refused_and_changes_nothing(w, start, flag):
     item, (v,) = w.item("Thing", start)
-    row = ({"variant_id": v, "quantity": 2, "serial_numbers": ["T-1", "T-2"]}
-           if start == "serial" else
-           {"variant_id": v, "quantity": 2, "batch_transactions": [
-               {"batch_number": "L1", "quantity": 2}]})
+    row = (
+        {"variant_id": v, "quantity": 2, "serial_numbers": ["T-1", "T-2"]}
+        if start == "serial"
+        else {
+            "variant_id": v,
+            "quantity": 2,
+            "batch_transactions": [{"batch_number": "L1", "quantity": 2}],
+        }
+    )
     w.adjust([row])
     with w.tx() as s:
         before = ledger_snapshot(s)
@@ -105,8 +145,15 @@ def test_switching_batch_and_serial_directly_is_refused_and_changes_nothing(w, s
 
 def test_removing_tracking_without_confirmation_is_refused(w):
     item, (v,) = w.item("Honey", "batch")
-    w.adjust([{"variant_id": v, "quantity": 2, "batch_transactions": [
-        {"batch_number": "H1", "quantity": 2}]}])
+    w.adjust(
+        [
+            {
+                "variant_id": v,
+                "quantity": 2,
+                "batch_transactions": [{"batch_number": "H1", "quantity": 2}],
+            }
+        ]
+    )
     with pytest.raises(TracelotError) as exc:
         _patch(w, item, batch_tracked=False)
     assert exc.value.code == "CONFIRMATION_REQUIRED"
@@ -118,12 +165,28 @@ def test_removing_tracking_without_confirmation_is_refused(w):
 def test_removing_batch_tracking_archives_every_record_then_removes_them(w):
     item, (v1, v2) = w.item("Jam", "batch", skus=("J-1", "J-2"))
     other, (ov,) = w.item("Tea", "batch")
-    w.adjust([{"variant_id": v1, "quantity": 5, "batch_transactions": [
-                  {"batch_number": "A", "quantity": 2}, {"batch_number": "B", "quantity": 3}]},
-              {"variant_id": v2, "quantity": 1, "batch_transactions": [
-                  {"batch_number": "A", "quantity": 1}]},
-              {"variant_id": ov, "quantity": 1, "batch_transactions": [
-                  {"batch_number": "T", "quantity": 1}]}])
+    w.adjust(
+        [
+            {
+                "variant_id": v1,
+                "quantity": 5,
+                "batch_transactions": [
+                    {"batch_number": "A", "quantity": 2},
+                    {"batch_number": "B", "quantity": 3},
+                ],
+            },
+            {
+                "variant_id": v2,
+                "quantity": 1,
+                "batch_transactions": [{"batch_number": "A", "quantity": 1}],
+            },
+            {
+                "variant_id": ov,
+                "quantity": 1,
+                "batch_transactions": [{"batch_number": "T", "quantity": 1}],
+            },
+        ]
+    )
     _patch(w, item, batch_tracked=False, confirm_remove_tracking=True)
     with w.tx() as s:
         (archive,) = s.scalars(select(TrackingArchive)).all()
@@ -134,8 +197,11 @@ def test_removing_batch_tracking_archives_every_record_then_removes_them(w):
         assert archive.item_id == item
         assert s.scalars(select(Batch.batch_number)).all() == ["T"]  # other item untouched
         assert s.get(Item, item).tracking == "none"
-        stock = dict(s.execute(select(Stock.variant_id, Stock.quantity)
-                               .where(Stock.variant_id.in_([v1, v2]))).all())
+        stock = dict(
+            s.execute(
+                select(Stock.variant_id, Stock.quantity).where(Stock.variant_id.in_([v1, v2]))
+            ).all()
+        )
         assert stock == {v1: 5, v2: 1}
         check_ledger(s)
 

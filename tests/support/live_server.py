@@ -47,8 +47,9 @@ def live_server(database_url: str | None = None) -> Iterator[LiveServer]:
     with transaction(app.state.sessions) as s:
         token = create_token(s, "live-test")
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -31,5 +31,10 @@ def empty_all(engine: Engine) -> None:
 
 
 def _has_sequence(conn: object) -> bool:
-    return bool(conn.execute(text(  # type: ignore[attr-defined]
-        "SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first())
+    return bool(
+        conn.execute(
+            text(  # type: ignore[attr-defined]
+                "SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'"
+            )
+        ).first()
+    )

@@ -37,18 +37,32 @@ class World:
         with self.tx() as s:
             return catalog.save_location(s, None, {"name": name}).id
 
-    def item(self, name: str, tracking: str = "none", kind: str = "product",
-             skus: tuple[str, ...] | None = None) -> tuple[int, list[int]]:
+    def item(
+        self,
+        name: str,
+        tracking: str = "none",
+        kind: str = "product",
+        skus: tuple[str, ...] | None = None,
+    ) -> tuple[int, list[int]]:
         with self.tx() as s:
-            item = catalog.create_item(s, kind, {
-                "name": name, "tracking": tracking,
-                "variants": [{"sku": sku} for sku in (skus or (name.upper() + "-1",))]})
+            item = catalog.create_item(
+                s,
+                kind,
+                {
+                    "name": name,
+                    "tracking": tracking,
+                    "variants": [{"sku": sku} for sku in (skus or (name.upper() + "-1",))],
+                },
+            )
             return item.id, [v.id for v in item.variants]
 
     def adjust(self, rows: list[dict[str, Any]], location_id: int | None = None) -> int:
         with self.tx() as s:
-            return adjustments.create(s, {"location_id": location_id or self.location_id,
-                                          "stock_adjustment_rows": rows}, "test").id
+            return adjustments.create(
+                s,
+                {"location_id": location_id or self.location_id, "stock_adjustment_rows": rows},
+                "test",
+            ).id
 
 
 def ledger_snapshot(session: Session) -> tuple[Any, ...]:
@@ -57,8 +71,13 @@ def ledger_snapshot(session: Session) -> tuple[Any, ...]:
         session.scalar(select(func.count()).select_from(Movement)),
         session.scalar(select(func.count()).select_from(SerialTransaction)),
         session.scalar(select(func.count()).select_from(Serial)),
-        tuple(session.execute(select(Stock.variant_id, Stock.location_id, Stock.batch_key,
-                                     Stock.quantity).order_by(Stock.id)).all()),
+        tuple(
+            session.execute(
+                select(
+                    Stock.variant_id, Stock.location_id, Stock.batch_key, Stock.quantity
+                ).order_by(Stock.id)
+            ).all()
+        ),
         session.scalar(select(func.count()).select_from(Item)),
         session.scalar(select(func.count()).select_from(Location)),
     )
@@ -66,33 +85,57 @@ def ledger_snapshot(session: Session) -> tuple[Any, ...]:
 
 def check_ledger(session: Session) -> None:
     """Cached stock and serial state equal what the ledger says; no serial in stock twice."""
-    ledger = dict(((r.variant_id, r.location_id, r.batch_id or 0), Decimal(r.q)) for r in
-                  session.execute(select(Movement.variant_id, Movement.location_id,
-                                         Movement.batch_id, func.sum(Movement.quantity)
-                                         .label("q")).group_by(Movement.variant_id,
-                                                               Movement.location_id,
-                                                               Movement.batch_id)))
-    cache = {(r.variant_id, r.location_id, r.batch_key): Decimal(r.quantity)
-             for r in session.execute(select(Stock.variant_id, Stock.location_id,
-                                             Stock.batch_key, Stock.quantity))}
+    ledger = dict(
+        ((r.variant_id, r.location_id, r.batch_id or 0), Decimal(r.q))
+        for r in session.execute(
+            select(
+                Movement.variant_id,
+                Movement.location_id,
+                Movement.batch_id,
+                func.sum(Movement.quantity).label("q"),
+            ).group_by(Movement.variant_id, Movement.location_id, Movement.batch_id)
+        )
+    )
+    cache = {
+        (r.variant_id, r.location_id, r.batch_key): Decimal(r.quantity)
+        for r in session.execute(
+            select(Stock.variant_id, Stock.location_id, Stock.batch_key, Stock.quantity)
+        )
+    }
     keys = set(ledger) | set(cache)
     for k in keys:
         assert abs(ledger.get(k, Decimal(0)) - cache.get(k, Decimal(0))) < Decimal("1e-6"), k
-    sums = dict(session.execute(select(SerialTransaction.serial_id,
-                                       func.sum(SerialTransaction.quantity_change))
-                                .group_by(SerialTransaction.serial_id)).all())
+    sums = dict(
+        session.execute(
+            select(
+                SerialTransaction.serial_id, func.sum(SerialTransaction.quantity_change)
+            ).group_by(SerialTransaction.serial_id)
+        ).all()
+    )
     for s in session.scalars(select(Serial)):
         on_hand = s.status in ("in_stock", "reserved")
         assert sums.get(s.id, 0) == (1 if on_hand else 0), (s.serial_number, s.status)
         assert (s.location_id is not None) == on_hand, s.serial_number
     # Serials on hand per place (cache) equal the serial ledger's sum at that place.
-    cached = dict(((r.variant_id, r.location_id), r.n) for r in session.execute(
-        select(Serial.variant_id, Serial.location_id, func.count().label("n"))
-        .where(Serial.status.in_(("in_stock", "reserved")))
-        .group_by(Serial.variant_id, Serial.location_id)))
-    ledgered = {(r.variant_id, r.location_id): int(r.n) for r in session.execute(
-        select(Movement.variant_id, Movement.location_id,
-               func.sum(SerialTransaction.quantity_change).label("n"))
-        .join(Movement, Movement.id == SerialTransaction.movement_id)
-        .group_by(Movement.variant_id, Movement.location_id)) if int(r.n)}
+    cached = dict(
+        ((r.variant_id, r.location_id), r.n)
+        for r in session.execute(
+            select(Serial.variant_id, Serial.location_id, func.count().label("n"))
+            .where(Serial.status.in_(("in_stock", "reserved")))
+            .group_by(Serial.variant_id, Serial.location_id)
+        )
+    )
+    ledgered = {
+        (r.variant_id, r.location_id): int(r.n)
+        for r in session.execute(
+            select(
+                Movement.variant_id,
+                Movement.location_id,
+                func.sum(SerialTransaction.quantity_change).label("n"),
+            )
+            .join(Movement, Movement.id == SerialTransaction.movement_id)
+            .group_by(Movement.variant_id, Movement.location_id)
+        )
+        if int(r.n)
+    }
     assert cached == ledgered, (cached, ledgered)

@@ -9,8 +9,14 @@ N, B, S = Tracking.NONE, Tracking.BATCH, Tracking.SERIAL
 
 
 def plan(current, wanted, stock=True, records=True, confirmed=False):
-    return plan_change(current, wanted, has_stock=stock, has_records=records,
-                       confirmed=confirmed, item_name="Widget")
+    return plan_change(
+        current,
+        wanted,
+        has_stock=stock,
+        has_records=records,
+        confirmed=confirmed,
+        item_name="Widget",
+    )
 
 
 def test_none_to_batch_with_stock_unbatches_it():

@@ -14,8 +14,7 @@ from tracelot.services.auth import token_owner
 from tracelot.settings import get_settings
 
 
-def require_token(request: Request,
-                  authorization: Annotated[str | None, Header()] = None) -> None:
+def require_token(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
     """Bearer tokens issued by ``tracelot token create``; known ones are cached."""
     token = (authorization or "").removeprefix("Bearer ").strip()
     cache: dict[str, str] = request.app.state.tokens
@@ -27,15 +26,21 @@ def require_token(request: Request,
             cache[token] = name
     if not name:
         raise errors.TracelotError(
-            "UNAUTHORIZED", "Missing or unknown API token: send 'Authorization: Bearer "
-            "<token>' with a token from 'tracelot token create'.", status=401)
+            "UNAUTHORIZED",
+            "Missing or unknown API token: send 'Authorization: Bearer "
+            "<token>' with a token from 'tracelot token create'.",
+            status=401,
+        )
     request.state.caller = name
 
 
 def create_app(database_url: str | None = None, engine: Engine | None = None) -> FastAPI:
     settings = get_settings()
-    app = FastAPI(title="tracelot", version="0.1.0",
-                  description="Batch and serial traceability; Katana-compatible API under /v1.")
+    app = FastAPI(
+        title="tracelot",
+        version="0.1.0",
+        description="Batch and serial traceability; Katana-compatible API under /v1.",
+    )
     app.state.engine = engine or make_engine(database_url or settings.database_url)
     app.state.sessions = make_sessionmaker(app.state.engine)
     app.state.tokens = {}
@@ -43,6 +48,7 @@ def create_app(database_url: str | None = None, engine: Engine | None = None) ->
     api_errors.install(app)
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_token)])
     from tracelot.api.routes import ROUTERS
+
     for router in ROUTERS:
         v1.include_router(router)
     app.include_router(v1)

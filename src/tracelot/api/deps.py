@@ -39,8 +39,16 @@ def get_caller(request: Request) -> Caller:
 Db = Annotated[Session, Depends(get_session)]
 Who = Annotated[Caller, Depends(get_caller)]
 
-COMMON_FILTERS = {"ids", "limit", "page", "include_deleted", "created_at_min", "created_at_max",
-                  "updated_at_min", "updated_at_max"}
+COMMON_FILTERS = {
+    "ids",
+    "limit",
+    "page",
+    "include_deleted",
+    "created_at_min",
+    "created_at_max",
+    "updated_at_min",
+    "updated_at_max",
+}
 
 
 def allow_filters(*names: str) -> Any:
@@ -53,7 +61,10 @@ def allow_filters(*names: str) -> Any:
             raise errors.refuse(
                 errors.UNSUPPORTED_FILTER,
                 f"Filter '{unknown[0]}' is not supported here; supported: "
-                f"{', '.join(sorted(allowed))}.", path=unknown[0])
+                f"{', '.join(sorted(allowed))}.",
+                path=unknown[0],
+            )
+
     return Depends(check)
 
 
@@ -63,25 +74,34 @@ class Page:
     page: int
 
 
-def get_page(limit: Annotated[int, Query(ge=1, le=250)] = 50,
-             page: Annotated[int, Query(ge=1, le=1_000_000)] = 1) -> Page:
+def get_page(
+    limit: Annotated[int, Query(ge=1, le=250)] = 50,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+) -> Page:
     return Page(limit, page)
 
 
 Paging = Annotated[Page, Depends(get_page)]
 
 
-def paginate(session: Session, query: AnySelect, paging: Page, response: Response,
-             *, scalars: bool = True) -> list[Any]:
+def paginate(
+    session: Session, query: AnySelect, paging: Page, response: Response, *, scalars: bool = True
+) -> list[Any]:
     """Run one page of ``query`` and set Katana's X-Pagination header."""
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     total = int(total or 0)
     pages = max(1, math.ceil(total / paging.limit))
     offset = (paging.page - 1) * paging.limit
-    response.headers["X-Pagination"] = json.dumps({
-        "total_records": str(total), "total_pages": str(pages), "offset": str(offset),
-        "page": str(paging.page), "first_page": str(paging.page == 1).lower(),
-        "last_page": str(paging.page >= pages).lower()})
+    response.headers["X-Pagination"] = json.dumps(
+        {
+            "total_records": str(total),
+            "total_pages": str(pages),
+            "offset": str(offset),
+            "page": str(paging.page),
+            "first_page": str(paging.page == 1).lower(),
+            "last_page": str(paging.page >= pages).lower(),
+        }
+    )
     result = session.execute(query.limit(paging.limit).offset(offset))
     return list(result.scalars() if scalars else result.all())
 
@@ -92,10 +112,15 @@ def common_filters(query: AnySelect, model: Any, request: Request) -> AnySelect:
     ids = params.getlist("ids")
     if ids:
         query = query.where(model.id.in_([int(float(i)) for i in ids]))
-    for key, op in (("created_at_min", "__ge__"), ("created_at_max", "__le__"),
-                    ("updated_at_min", "__ge__"), ("updated_at_max", "__le__")):
+    for key, op in (
+        ("created_at_min", "__ge__"),
+        ("created_at_max", "__le__"),
+        ("updated_at_min", "__ge__"),
+        ("updated_at_max", "__le__"),
+    ):
         if key in params and hasattr(model, key[:10]):
             from tracelot.api.serialize import parse_datetime
+
             col = getattr(model, key[:10])
             query = query.where(getattr(col, op)(parse_datetime(params[key], key)))
     if hasattr(model, "deleted_at") and params.get("include_deleted") != "true":

@@ -138,8 +138,9 @@ class SupplierIn(In):
 
 
 class BatchCreate(In):
-    batch_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                   max_length=64)]
+    batch_number: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+    ]
     variant_id: Id
     expiration_date: Day | None = None
     batch_created_date: datetime | None = None

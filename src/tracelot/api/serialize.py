@@ -50,6 +50,9 @@ def parse_datetime(text: str, path: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise errors.refuse(errors.VALIDATION_FAILED, f"'{text}' is not an ISO 8601 date-time "
-                            "(e.g. 2026-11-24T09:30:00Z).", path=path) from None
+        raise errors.refuse(
+            errors.VALIDATION_FAILED,
+            f"'{text}' is not an ISO 8601 date-time (e.g. 2026-11-24T09:30:00Z).",
+            path=path,
+        ) from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -19,8 +19,7 @@ def make_engine(url: str, **kw: Any) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if is_sqlite(url):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                               **kw)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kw)
         _sqlite_setup(engine)
         return engine
     kw.setdefault("pool_size", 10)

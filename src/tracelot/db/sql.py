@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select
+from sqlalchemy import Select, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -36,3 +36,8 @@ def dialect(session: Session) -> str:
 
 # Any SELECT, whatever its columns (SQLAlchemy 2.1's Select is variadic).
 AnySelect = Select[*tuple[Any, ...]]
+
+
+def table(model: Any) -> Table:
+    """A model's Core table, for bulk INSERTs that skip the ORM's per-row bookkeeping."""
+    return cast(Table, model.__table__)

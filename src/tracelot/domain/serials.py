@@ -19,12 +19,16 @@ def problem(number: str) -> str | None:
     if not number or not number.strip():
         return "A serial number cannot be empty."
     if len(number) > MAX_LENGTH:
-        return (f"Serial number '{number[:40]}' has {len(number)} characters; "
-                f"at most {MAX_LENGTH} are allowed.")
+        return (
+            f"Serial number '{number[:40]}' has {len(number)} characters; "
+            f"at most {MAX_LENGTH} are allowed."
+        )
     if not _ALLOWED.match(number):
         bad = sorted({c for c in number if not _ALLOWED.match(c)})
-        return (f"Serial number '{number}' contains {''.join(bad)!r}; only letters, digits, "
-                "space and - _ / , . are allowed.")
+        return (
+            f"Serial number '{number}' contains {''.join(bad)!r}; only letters, digits, "
+            "space and - _ / , . are allowed."
+        )
     return None
 
 
@@ -39,9 +43,14 @@ def validate(numbers: list[str], path: str = "serial_numbers") -> list[str]:
     seen: set[str] = set()
     for i, n in enumerate(numbers):
         if counts[n] > 1 and n in seen:
-            details.append(Detail(f"{path}[{i}]", errors.DUPLICATE,
-                                  f"Serial number '{n}' is given more than once.",
-                                  {"serial_number": n}))
+            details.append(
+                Detail(
+                    f"{path}[{i}]",
+                    errors.DUPLICATE,
+                    f"Serial number '{n}' is given more than once.",
+                    {"serial_number": n},
+                )
+            )
         seen.add(n)
     if details:
         raise errors.refuse_many(details)
@@ -60,9 +69,11 @@ def expand(entries: list[str]) -> list[str]:
         start, end = m["start"], m["end"]
         lo, hi = int(start), int(end)
         if hi < lo or hi - lo >= MAX_RANGE:
-            raise errors.refuse(errors.INVALID_SERIAL,
-                                f"Range '{entry}' must go upwards and hold at most "
-                                f"{MAX_RANGE} numbers.", path="serial_numbers")
+            raise errors.refuse(
+                errors.INVALID_SERIAL,
+                f"Range '{entry}' must go upwards and hold at most {MAX_RANGE} numbers.",
+                path="serial_numbers",
+            )
         width = len(start)
         out.extend(f"{m['prefix']}{n:0{width}d}" for n in range(lo, hi + 1))
     return out

@@ -27,8 +27,9 @@ class TrackingChange(StrEnum):
     ARCHIVE_AND_REMOVE = "archive_and_remove"  # tracked -> none, confirmed
 
 
-def from_flags(batch_tracked: bool | None, serial_tracked: bool | None,
-               current: Tracking) -> Tracking:
+def from_flags(
+    batch_tracked: bool | None, serial_tracked: bool | None, current: Tracking
+) -> Tracking:
     """Read Katana's two booleans as one mode; unsent flags keep the current mode."""
     if batch_tracked and serial_tracked:
         raise errors.refuse(
@@ -48,8 +49,15 @@ def from_flags(batch_tracked: bool | None, serial_tracked: bool | None,
     return current
 
 
-def plan_change(current: Tracking, wanted: Tracking, *, has_stock: bool,
-                has_records: bool, confirmed: bool, item_name: str) -> TrackingChange:
+def plan_change(
+    current: Tracking,
+    wanted: Tracking,
+    *,
+    has_stock: bool,
+    has_records: bool,
+    confirmed: bool,
+    item_name: str,
+) -> TrackingChange:
     """Decide what changing ``current`` to ``wanted`` means, or refuse it."""
     if current is wanted:
         return TrackingChange.NOTHING
@@ -61,7 +69,8 @@ def plan_change(current: Tracking, wanted: Tracking, *, has_stock: bool,
             "are archived as CSV, then removed), then to "
             f"{wanted}; or create a new item that is {wanted}-tracked.",
             path=f"{wanted}_tracked",
-            current=str(current), wanted=str(wanted),
+            current=str(current),
+            wanted=str(wanted),
         )
     if wanted is Tracking.NONE:
         if has_records and not confirmed:

@@ -14,17 +14,25 @@ from tracelot.domain import errors
 from tracelot.services import webhooks
 from tracelot.services.common import apply, get
 
-BATCH_FIELDS = {"batch_number", "expiration_date", "batch_created_date", "batch_barcode",
-                "supplier_lot"}
+BATCH_FIELDS = {
+    "batch_number",
+    "expiration_date",
+    "batch_created_date",
+    "batch_barcode",
+    "supplier_lot",
+}
 
 
 def batch_variant(session: Session, variant_id: int, path: str = "variant_id") -> Variant:
     """The variant, which must belong to a batch-tracked item."""
     variant = get(session, Variant, variant_id, "Variant", path=path)
     if variant.item.tracking != "batch":
-        raise errors.refuse(errors.NOT_BATCH_TRACKED,
-                            f"'{variant.item.name}' ({variant.sku}) is not batch-tracked: "
-                            "turn on batch tracking for the item first.", path=path)
+        raise errors.refuse(
+            errors.NOT_BATCH_TRACKED,
+            f"'{variant.item.name}' ({variant.sku}) is not batch-tracked: "
+            "turn on batch tracking for the item first.",
+            path=path,
+        )
     return variant
 
 
@@ -49,31 +57,41 @@ def update_batch(session: Session, batch: Batch, data: dict[str, Any]) -> Batch:
     return batch
 
 
-def _check_number_free(session: Session, variant_id: int, number: str,
-                       own_id: int | None) -> None:
-    other = session.scalar(select(Batch.id).where(Batch.variant_id == variant_id,
-                                                  Batch.batch_number == number))
+def _check_number_free(session: Session, variant_id: int, number: str, own_id: int | None) -> None:
+    other = session.scalar(
+        select(Batch.id).where(Batch.variant_id == variant_id, Batch.batch_number == number)
+    )
     if other is not None and other != own_id:
-        raise errors.refuse(errors.DUPLICATE, f"Batch number '{number}' already exists for "
-                            "this variant: use that batch or choose another number.",
-                            path="batch_number", batch_id=other)
+        raise errors.refuse(
+            errors.DUPLICATE,
+            f"Batch number '{number}' already exists for "
+            "this variant: use that batch or choose another number.",
+            path="batch_number",
+            batch_id=other,
+        )
 
 
 def find_or_create(session: Session, variant_id: int, number: str, **fields: Any) -> Batch:
     """The variant's batch with that number, created when new (receipts, production)."""
-    batch = session.scalar(select(Batch).where(Batch.variant_id == variant_id,
-                                               Batch.batch_number == number))
+    batch = session.scalar(
+        select(Batch).where(Batch.variant_id == variant_id, Batch.batch_number == number)
+    )
     if batch is None:
-        batch = Batch(variant_id=variant_id, batch_number=number, batch_created_date=utcnow(),
-                      **{k: v for k, v in fields.items() if k in BATCH_FIELDS})
+        batch = Batch(
+            variant_id=variant_id,
+            batch_number=number,
+            batch_created_date=utcnow(),
+            **{k: v for k, v in fields.items() if k in BATCH_FIELDS},
+        )
         session.add(batch)
         session.flush()
         webhooks.emit(session, "batch.created", "batch", batch.id, None)
     return batch
 
 
-def find_or_create_many(session: Session, variant_id: int,
-                        wanted: list[dict[str, Any]]) -> dict[str, Batch]:
+def find_or_create_many(
+    session: Session, variant_id: int, wanted: list[dict[str, Any]]
+) -> dict[str, Batch]:
     """The variant's batches by number, creating the new ones in one INSERT.
 
     ``wanted`` holds ``batch_number`` and optionally ``expiration_date``,
@@ -84,15 +102,24 @@ def find_or_create_many(session: Session, variant_id: int,
         firsts.setdefault(w["batch_number"], w)
     found = _by_number(session, variant_id, list(firsts))
     now = utcnow()
-    new = [{"variant_id": variant_id, "batch_number": n, "batch_created_date": now,
-            "created_at": now, "updated_at": now,
-            **{k: w.get(k) for k in ("expiration_date", "batch_barcode", "supplier_lot")}}
-           for n, w in firsts.items() if n not in found]
+    new = [
+        {
+            "variant_id": variant_id,
+            "batch_number": n,
+            "batch_created_date": now,
+            "created_at": now,
+            "updated_at": now,
+            **{k: w.get(k) for k in ("expiration_date", "batch_barcode", "supplier_lot")},
+        }
+        for n, w in firsts.items()
+        if n not in found
+    ]
     if new:
         session.execute(insert(Batch), new)
         created = _by_number(session, variant_id, [str(r["batch_number"]) for r in new])
-        webhooks.emit_many(session, "batch.created", "batch", [b.id for b in created.values()],
-                           None)
+        webhooks.emit_many(
+            session, "batch.created", "batch", [b.id for b in created.values()], None
+        )
         found.update(created)
     return found
 
@@ -100,8 +127,12 @@ def find_or_create_many(session: Session, variant_id: int,
 def _by_number(session: Session, variant_id: int, numbers: list[str]) -> dict[str, Batch]:
     out: dict[str, Batch] = {}
     for part in chunks(numbers):
-        out.update((b.batch_number, b) for b in session.scalars(select(Batch).where(
-            Batch.variant_id == variant_id, Batch.batch_number.in_(part))))
+        out.update(
+            (b.batch_number, b)
+            for b in session.scalars(
+                select(Batch).where(Batch.variant_id == variant_id, Batch.batch_number.in_(part))
+            )
+        )
     return out
 
 
@@ -111,9 +142,12 @@ def of_variant(session: Session, batch_id: int, variant_id: int, path: str) -> B
     if batch is None:
         raise errors.refuse(errors.MISSING, f"Batch {batch_id} does not exist.", path=path)
     if batch.variant_id != variant_id:
-        raise errors.refuse(errors.WRONG_BATCH, f"Batch '{batch.batch_number}' belongs to "
-                            f"another variant than {variant_id}: pick one of its own batches.",
-                            path=path)
+        raise errors.refuse(
+            errors.WRONG_BATCH,
+            f"Batch '{batch.batch_number}' belongs to "
+            f"another variant than {variant_id}: pick one of its own batches.",
+            path=path,
+        )
     return batch
 
 

@@ -15,10 +15,26 @@ from tracelot.domain.tracking import Tracking, from_flags
 from tracelot.services import tracking
 from tracelot.services.common import apply, get
 
-ITEM_FIELDS = {"name", "uom", "category_name", "is_sellable", "is_producible",
-               "is_purchasable", "is_archived", "additional_info", "serial_pattern"}
-VARIANT_FIELDS = {"sku", "sales_price", "purchase_price", "internal_barcode",
-                  "registered_barcode", "gtin", "supplier_item_codes"}
+ITEM_FIELDS = {
+    "name",
+    "uom",
+    "category_name",
+    "is_sellable",
+    "is_producible",
+    "is_purchasable",
+    "is_archived",
+    "additional_info",
+    "serial_pattern",
+}
+VARIANT_FIELDS = {
+    "sku",
+    "sales_price",
+    "purchase_price",
+    "internal_barcode",
+    "registered_barcode",
+    "gtin",
+    "supplier_item_codes",
+}
 
 
 def create_item(session: Session, item_type: str, data: dict[str, Any]) -> Item:
@@ -40,8 +56,9 @@ def update_item(session: Session, item: Item, data: dict[str, Any], actor: str) 
         current = Tracking(item.tracking)
         wanted = Tracking(data["tracking"]) if data.get("tracking") else current
         wanted = from_flags(data.get("batch_tracked"), data.get("serial_tracked"), wanted)
-        tracking.change(session, item, wanted,
-                        confirmed=bool(data.get("confirm_remove_tracking")), actor=actor)
+        tracking.change(
+            session, item, wanted, confirmed=bool(data.get("confirm_remove_tracking")), actor=actor
+        )
     apply(item, data, ITEM_FIELDS)
     item.updated_at = utcnow()
     session.flush()
@@ -50,8 +67,11 @@ def update_item(session: Session, item: Item, data: dict[str, Any], actor: str) 
 
 def delete_item(session: Session, item: Item) -> None:
     if _has_stock(session, [v.id for v in item.variants]):
-        raise errors.refuse(errors.IN_USE, f"'{item.name}' still has stock: adjust it out "
-                            "or archive the item instead.", path="id")
+        raise errors.refuse(
+            errors.IN_USE,
+            f"'{item.name}' still has stock: adjust it out or archive the item instead.",
+            path="id",
+        )
     now = utcnow()
     item.deleted_at = now
     for v in item.variants:
@@ -97,31 +117,53 @@ def _check_sku_free(session: Session, sku: str | None, own_id: int | None, path:
         return
     other = session.scalar(select(Variant.id).where(Variant.sku == sku))
     if other is not None and other != own_id:
-        raise errors.refuse(errors.DUPLICATE, f"SKU '{sku}' is already used by variant "
-                            f"{other}: choose another SKU.", path=f"{path}.sku".lstrip("."))
+        raise errors.refuse(
+            errors.DUPLICATE,
+            f"SKU '{sku}' is already used by variant {other}: choose another SKU.",
+            path=f"{path}.sku".lstrip("."),
+        )
 
 
 def _check_gtin(gtin: str | None, path: str) -> None:
     if not gtin:
         return
     from stdnum import ean
+
     if not ean.is_valid(gtin) or len(gtin) not in (8, 12, 13, 14):
-        raise errors.refuse(errors.VALIDATION_FAILED, f"GTIN '{gtin}' is not a valid GTIN-8, "
-                            "-12, -13 or -14 (check digit included).",
-                            path=f"{path}.gtin".lstrip("."))
+        raise errors.refuse(
+            errors.VALIDATION_FAILED,
+            f"GTIN '{gtin}' is not a valid GTIN-8, -12, -13 or -14 (check digit included).",
+            path=f"{path}.gtin".lstrip("."),
+        )
 
 
 def _has_stock(session: Session, variant_ids: list[int]) -> bool:
-    total = session.scalar(select(func.coalesce(func.sum(func.abs(Stock.quantity)), 0))
-                           .where(Stock.variant_id.in_(variant_ids)))
+    total = session.scalar(
+        select(func.coalesce(func.sum(func.abs(Stock.quantity)), 0)).where(
+            Stock.variant_id.in_(variant_ids)
+        )
+    )
     return bool(total)
 
 
 # --- locations, customers, suppliers -------------------------------------------------
 
-LOCATION_FIELDS = {"name", "legal_name", "is_primary", "sales_allowed", "purchase_allowed",
-                   "manufacturing_allowed", "line_1", "line_2", "city", "state", "zip",
-                   "country", "phone", "gln"}
+LOCATION_FIELDS = {
+    "name",
+    "legal_name",
+    "is_primary",
+    "sales_allowed",
+    "purchase_allowed",
+    "manufacturing_allowed",
+    "line_1",
+    "line_2",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "phone",
+    "gln",
+}
 
 
 def save_location(session: Session, loc: Location | None, data: dict[str, Any]) -> Location:
@@ -138,15 +180,37 @@ def save_location(session: Session, loc: Location | None, data: dict[str, Any]) 
         with session.begin_nested():
             session.flush()
     except IntegrityError:
-        raise errors.refuse(errors.DUPLICATE, f"A location named '{loc.name}' exists already.",
-                            path="name") from None
+        raise errors.refuse(
+            errors.DUPLICATE, f"A location named '{loc.name}' exists already.", path="name"
+        ) from None
     return loc
 
 
-CUSTOMER_FIELDS = {"name", "first_name", "last_name", "email", "phone", "company", "currency",
-                   "reference_id", "comment"}
-ADDRESS_FIELDS = {"entity_type", "first_name", "last_name", "company", "phone", "line_1",
-                  "line_2", "city", "state", "zip", "country", "gln"}
+CUSTOMER_FIELDS = {
+    "name",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "company",
+    "currency",
+    "reference_id",
+    "comment",
+}
+ADDRESS_FIELDS = {
+    "entity_type",
+    "first_name",
+    "last_name",
+    "company",
+    "phone",
+    "line_1",
+    "line_2",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "gln",
+}
 
 
 def save_customer(session: Session, cust: Customer | None, data: dict[str, Any]) -> Customer:
@@ -163,8 +227,19 @@ def save_customer(session: Session, cust: Customer | None, data: dict[str, Any])
     return cust
 
 
-SUPPLIER_FIELDS = {"name", "email", "phone", "currency", "comment", "line_1", "city", "state",
-                   "zip", "country", "gln"}
+SUPPLIER_FIELDS = {
+    "name",
+    "email",
+    "phone",
+    "currency",
+    "comment",
+    "line_1",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "gln",
+}
 
 
 def save_supplier(session: Session, sup: Supplier | None, data: dict[str, Any]) -> Supplier:

@@ -11,15 +11,24 @@ from tracelot.db.models import Location
 from tracelot.domain import errors
 
 
-def get[T](session: Session, model: type[T], ident: Any, what: str | None = None,
-           *, path: str | None = None) -> T:
+def get[T](
+    session: Session,
+    model: type[T],
+    ident: Any,
+    what: str | None = None,
+    *,
+    path: str | None = None,
+) -> T:
     """Fetch by id; a missing (or soft-deleted) id is 404, or 422 when it sits in a body."""
     obj = session.get(model, int(ident)) if ident is not None else None
     if obj is None or getattr(obj, "deleted_at", None) is not None:
         name = what or model.__name__
         if path:
-            raise errors.refuse(errors.MISSING, f"{name} {ident} does not exist: "
-                                f"send the id of an existing {name.lower()}.", path=path)
+            raise errors.refuse(
+                errors.MISSING,
+                f"{name} {ident} does not exist: send the id of an existing {name.lower()}.",
+                path=path,
+            )
         raise errors.NotFound(name, ident)
     return obj
 
@@ -32,9 +41,14 @@ def apply(obj: Any, fields: dict[str, Any], allowed: set[str]) -> None:
 
 
 def primary_location(session: Session) -> Location:
-    loc = session.scalar(select(Location).where(Location.deleted_at.is_(None))
-                         .order_by(Location.is_primary.desc(), Location.id).limit(1))
+    loc = session.scalar(
+        select(Location)
+        .where(Location.deleted_at.is_(None))
+        .order_by(Location.is_primary.desc(), Location.id)
+        .limit(1)
+    )
     if loc is None:
-        raise errors.refuse(errors.MISSING, "No location exists yet: create one first.",
-                            path="location_id")
+        raise errors.refuse(
+            errors.MISSING, "No location exists yet: create one first.", path="location_id"
+        )
     return loc

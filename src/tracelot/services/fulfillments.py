@@ -303,7 +303,7 @@ def _shipped_batches(session: Session, row: SalesOrderRow) -> dict[int, Decimal]
         )
     )
     return {
-        bid: -Decimal(q)
+        int(bid or 0): -Decimal(q)
         for bid, q in session.execute(
             select(Movement.batch_id, func.sum(Movement.quantity))
             .where(
@@ -426,8 +426,9 @@ def _shipped_serials(session: Session, frow_ids: list[int]) -> dict[int, list[in
 def _imported(session: Session, order: SalesOrder) -> bool:
     return (
         bool(order.ecommerce_order_id)
-        or session.scalar(select(func.count()).where(OrderImport.sales_order_id == order.id)) > 0
-    )  # type: ignore[operator]
+        or (session.scalar(select(func.count()).where(OrderImport.sales_order_id == order.id)) or 0)
+        > 0
+    )
 
 
 def mark_local_revert(session: Session, order: SalesOrder) -> None:

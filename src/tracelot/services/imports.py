@@ -26,16 +26,18 @@ from tracelot.services.tracking import serial_gaps
 
 Progress = Callable[[int], None]
 SERIAL_COLUMNS = ("sku", "serial_number", "location")
-BATCH_COLUMNS = ("sku", "batch_number", "expiration_date", "batch_barcode", "location",
-                 "quantity")
+BATCH_COLUMNS = ("sku", "batch_number", "expiration_date", "batch_barcode", "location", "quantity")
 
 
 def read_csv(text: str, required: tuple[str, ...]) -> list[dict[str, str]]:
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in required if c not in (reader.fieldnames or [])]
     if missing:
-        raise errors.refuse(errors.INVALID_CSV, f"The CSV has no column '{missing[0]}'; its "
-                            f"header must name {', '.join(required)}.", path="header")
+        raise errors.refuse(
+            errors.INVALID_CSV,
+            f"The CSV has no column '{missing[0]}'; its header must name {', '.join(required)}.",
+            path="header",
+        )
     return [{k: (v or "").strip() for k, v in row.items() if k} for row in reader]
 
 
@@ -45,8 +47,11 @@ class _Lookup:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.variants: dict[str, Variant | None] = {}
-        self.locations = dict(session.execute(
-            select(Location.name, Location.id).where(Location.deleted_at.is_(None))).all())
+        self.locations = dict(
+            session.execute(
+                select(Location.name, Location.id).where(Location.deleted_at.is_(None))
+            ).all()
+        )
 
     def variant(self, sku: str) -> Variant | None:
         if sku not in self.variants:
@@ -58,8 +63,9 @@ def _problem(line: int, column: str, message: str) -> errors.Detail:
     return errors.Detail(f"row {line}.{column}", errors.INVALID_CSV, f"Row {line}: {message}")
 
 
-def import_serials(session: Session, text: str, actor: str,
-                   progress: Progress | None = None) -> int:
+def import_serials(
+    session: Session, text: str, actor: str, progress: Progress | None = None
+) -> int:
     rows = read_csv(text, SERIAL_COLUMNS)
     look, problems = _Lookup(session), []
     groups: dict[tuple[int, int], list[str]] = defaultdict(list)
@@ -71,8 +77,7 @@ def import_serials(session: Session, text: str, actor: str,
         elif v.item.tracking != "serial":
             problems.append(_problem(line, "sku", f"'{v.item.name}' is not serial-tracked."))
         if loc is None:
-            problems.append(_problem(line, "location", f"no location named "
-                                     f"'{row['location']}'."))
+            problems.append(_problem(line, "location", f"no location named '{row['location']}'."))
         if msg := serial_rules.problem(row["serial_number"]):
             problems.append(_problem(line, "serial_number", msg))
         if v is not None and loc is not None:
@@ -85,27 +90,46 @@ def import_serials(session: Session, text: str, actor: str,
     return len(rows)
 
 
-def _receive_serials(session: Session, groups: dict[tuple[int, int], list[str]],
-                     look: _Lookup, actor: str) -> None:
+def _receive_serials(
+    session: Session, groups: dict[tuple[int, int], list[str]], look: _Lookup, actor: str
+) -> None:
     by_location: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for (vid, loc), numbers in groups.items():
         item_id = session.get(Variant, vid).item_id  # type: ignore[union-attr]
-        gap = sum(int(g["missing_serial_numbers"]) for g in serial_gaps(session, [item_id])
-                  if g["variant_id"] == vid and g["location_id"] == loc)
+        gap = sum(
+            int(g["missing_serial_numbers"])
+            for g in serial_gaps(session, [item_id])
+            if g["variant_id"] == vid and g["location_id"] == loc
+        )
         connect, add = numbers[:gap], numbers[gap:]
         if connect:
-            by_location[loc].append({"variant_id": vid, "quantity": len(connect),
-                                     "serial_numbers": connect, "connects_existing": True})
+            by_location[loc].append(
+                {
+                    "variant_id": vid,
+                    "quantity": len(connect),
+                    "serial_numbers": connect,
+                    "connects_existing": True,
+                }
+            )
         if add:
-            by_location[loc].append({"variant_id": vid, "quantity": len(add),
-                                     "serial_numbers": add})
+            by_location[loc].append(
+                {"variant_id": vid, "quantity": len(add), "serial_numbers": add}
+            )
     for loc, rows in by_location.items():
-        adjustments.create(session, {"location_id": loc, "stock_adjustment_rows": rows,
-                                     "reason": "CSV import of serial numbers"}, actor)
+        adjustments.create(
+            session,
+            {
+                "location_id": loc,
+                "stock_adjustment_rows": rows,
+                "reason": "CSV import of serial numbers",
+            },
+            actor,
+        )
 
 
-def import_batches(session: Session, text: str, actor: str,
-                   progress: Progress | None = None) -> int:
+def import_batches(
+    session: Session, text: str, actor: str, progress: Progress | None = None
+) -> int:
     rows = read_csv(text, BATCH_COLUMNS)
     look, problems = _Lookup(session), []
     by_location: dict[int, dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
@@ -119,8 +143,7 @@ def import_batches(session: Session, text: str, actor: str,
         alloc = _batch_allocation(row, line, problems)
         loc = look.locations.get(row["location"]) if row["location"] else None
         if row["location"] and loc is None:
-            problems.append(_problem(line, "location", f"no location named "
-                                     f"'{row['location']}'."))
+            problems.append(_problem(line, "location", f"no location named '{row['location']}'."))
         if v is not None and alloc is not None:
             if loc is not None and alloc["quantity"]:
                 by_location[loc][v.id].append(alloc)
@@ -131,42 +154,66 @@ def import_batches(session: Session, text: str, actor: str,
     if problems:
         raise errors.refuse_many(problems)
     from tracelot.services import batches
+
     for v, alloc in bare:
         batches.create_batch(session, {"variant_id": v.id, **alloc})
     for loc, variants in by_location.items():
-        adjustments.create(session, {"location_id": loc, "reason": "CSV import of batches",
-                                     "stock_adjustment_rows": [
-            {"variant_id": vid, "quantity": sum(a["quantity"] for a in allocs),
-             "batch_transactions": allocs} for vid, allocs in variants.items()]}, actor)
+        adjustments.create(
+            session,
+            {
+                "location_id": loc,
+                "reason": "CSV import of batches",
+                "stock_adjustment_rows": [
+                    {
+                        "variant_id": vid,
+                        "quantity": sum(a["quantity"] for a in allocs),
+                        "batch_transactions": allocs,
+                    }
+                    for vid, allocs in variants.items()
+                ],
+            },
+            actor,
+        )
     return len(rows)
 
 
-def _batch_allocation(row: dict[str, str], line: int,
-                      problems: list[errors.Detail]) -> dict[str, Any] | None:
+def _batch_allocation(
+    row: dict[str, str], line: int, problems: list[errors.Detail]
+) -> dict[str, Any] | None:
     ok = True
     if not row["batch_number"] or len(row["batch_number"]) > 64:
-        problems.append(_problem(line, "batch_number", "a batch number of 1 to 64 characters "
-                                 "is required."))
+        problems.append(
+            _problem(line, "batch_number", "a batch number of 1 to 64 characters is required.")
+        )
         ok = False
     expiry = None
     if row["expiration_date"]:
         try:
             expiry = date.fromisoformat(row["expiration_date"])
         except ValueError:
-            problems.append(_problem(line, "expiration_date", f"'{row['expiration_date']}' is "
-                                     "not a date; write it as YYYY-MM-DD."))
+            problems.append(
+                _problem(
+                    line,
+                    "expiration_date",
+                    f"'{row['expiration_date']}' is not a date; write it as YYYY-MM-DD.",
+                )
+            )
             ok = False
     try:
         qty = Decimal(row["quantity"] or "0")
         if qty < 0:
             raise InvalidOperation
     except InvalidOperation:
-        problems.append(_problem(line, "quantity", f"'{row['quantity']}' is not a quantity "
-                                 "of 0 or more."))
+        problems.append(
+            _problem(line, "quantity", f"'{row['quantity']}' is not a quantity of 0 or more.")
+        )
         ok = False
         qty = Decimal(0)
     if not ok:
         return None
-    return {"batch_number": row["batch_number"], "expiration_date": expiry,
-            "batch_barcode": row["batch_barcode"] or None, "quantity": qty}
-
+    return {
+        "batch_number": row["batch_number"],
+        "expiration_date": expiry,
+        "batch_barcode": row["batch_barcode"] or None,
+        "quantity": qty,
+    }

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from tracelot.db.base import utcnow
 from tracelot.db.models import Batch, Location, Movement, Serial, SerialTransaction, Stock, Variant
-from tracelot.db.sql import upsert
+from tracelot.db.sql import table, upsert
 from tracelot.domain import errors
 from tracelot.services import holds
 
@@ -80,33 +80,56 @@ def _post_incoming(session: Session, doc: Doc, changes: Sequence[Change]) -> lis
     places = {(c.variant_id, c.location_id) for c in changes}
     balance: dict[tuple[int, int], Decimal] = {p: Decimal(0) for p in places}
     for v, loc, qty in session.execute(
-            select(Stock.variant_id, Stock.location_id, func.sum(Stock.quantity))
-            .where(tuple_(Stock.variant_id, Stock.location_id).in_(list(places)))
-            .group_by(Stock.variant_id, Stock.location_id)):
+        select(Stock.variant_id, Stock.location_id, func.sum(Stock.quantity))
+        .where(tuple_(Stock.variant_id, Stock.location_id).in_(list(places)))
+        .group_by(Stock.variant_id, Stock.location_id)
+    ):
         balance[(v, loc)] = Decimal(qty)
     per_key: dict[tuple[int, int, int], Decimal] = {}
     for c in changes:
         key = (c.variant_id, c.location_id, c.batch_id or 0)
         per_key[key] = per_key.get(key, Decimal(0)) + c.quantity
     stmt = upsert(session, Stock)
-    session.execute(stmt.on_conflict_do_update(
-        index_elements=["variant_id", "location_id", "batch_key"],
-        set_={"quantity": Stock.quantity + stmt.excluded.quantity}), [
-        {"variant_id": v, "location_id": loc, "batch_id": b or None, "batch_key": b,
-         "quantity": q} for (v, loc, b), q in per_key.items()])
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["variant_id", "location_id", "batch_key"],
+            set_={"quantity": Stock.quantity + stmt.excluded.quantity},
+        ),
+        [
+            {
+                "variant_id": v,
+                "location_id": loc,
+                "batch_id": b or None,
+                "batch_key": b,
+                "quantity": q,
+            }
+            for (v, loc, b), q in per_key.items()
+        ],
+    )
     now, rows = utcnow(), []
     for c in changes:
         balance[(c.variant_id, c.location_id)] += c.quantity
-        rows.append({
-            "variant_id": c.variant_id, "location_id": c.location_id, "batch_id": c.batch_id,
-            "quantity": c.quantity, "balance_after": balance[(c.variant_id, c.location_id)],
-            "cost_per_unit": c.cost_per_unit, "reason": doc.reason,
-            "resource_type": c.resource_type or doc.resource_type,
-            "resource_id": c.resource_id if c.resource_id is not None else doc.resource_id,
-            "document": doc.document, "caused_by_order_no": doc.caused_by_order_no,
-            "user": doc.user, "movement_date": doc.when, "created_at": now})
-    return [int(i) for i in session.execute(insert(Movement).returning(Movement.id),
-                                            rows).scalars()]
+        rows.append(
+            {
+                "variant_id": c.variant_id,
+                "location_id": c.location_id,
+                "batch_id": c.batch_id,
+                "quantity": c.quantity,
+                "balance_after": balance[(c.variant_id, c.location_id)],
+                "cost_per_unit": c.cost_per_unit,
+                "reason": doc.reason,
+                "resource_type": c.resource_type or doc.resource_type,
+                "resource_id": c.resource_id if c.resource_id is not None else doc.resource_id,
+                "document": doc.document,
+                "caused_by_order_no": doc.caused_by_order_no,
+                "user": doc.user,
+                "movement_date": doc.when,
+                "created_at": now,
+            }
+        )
+    return [
+        int(i) for i in session.execute(insert(Movement).returning(Movement.id), rows).scalars()
+    ]
 
 
 def _post_one(session: Session, doc: Doc, ch: Change) -> int:
@@ -118,16 +141,29 @@ def _post_one(session: Session, doc: Doc, ch: Change) -> int:
         _take_stock(session, ch)
     balance = session.scalar(
         select(func.coalesce(func.sum(Stock.quantity), 0)).where(
-            Stock.variant_id == ch.variant_id, Stock.location_id == ch.location_id))
+            Stock.variant_id == ch.variant_id, Stock.location_id == ch.location_id
+        )
+    )
     rtype = ch.resource_type or doc.resource_type
     rid = ch.resource_id if ch.resource_id is not None else doc.resource_id
     movement_id = session.execute(
         insert(Movement).returning(Movement.id),
-        {"variant_id": ch.variant_id, "location_id": ch.location_id, "batch_id": ch.batch_id,
-         "quantity": ch.quantity, "balance_after": balance, "cost_per_unit": ch.cost_per_unit,
-         "reason": doc.reason, "resource_type": rtype, "resource_id": rid,
-         "document": doc.document, "caused_by_order_no": doc.caused_by_order_no,
-         "user": doc.user, "movement_date": doc.when, "created_at": utcnow()},
+        {
+            "variant_id": ch.variant_id,
+            "location_id": ch.location_id,
+            "batch_id": ch.batch_id,
+            "quantity": ch.quantity,
+            "balance_after": balance,
+            "cost_per_unit": ch.cost_per_unit,
+            "reason": doc.reason,
+            "resource_type": rtype,
+            "resource_id": rid,
+            "document": doc.document,
+            "caused_by_order_no": doc.caused_by_order_no,
+            "user": doc.user,
+            "movement_date": doc.when,
+            "created_at": utcnow(),
+        },
     ).scalar_one()
     if ch.serial_ids:
         _move_serials(session, doc, ch, movement_id, rtype, rid)
@@ -136,44 +172,79 @@ def _post_one(session: Session, doc: Doc, ch: Change) -> int:
 
 def _add_stock(session: Session, ch: Change) -> None:
     stmt = upsert(session, Stock).values(
-        variant_id=ch.variant_id, location_id=ch.location_id, batch_id=ch.batch_id,
-        batch_key=ch.batch_id or 0, quantity=ch.quantity)
-    session.execute(stmt.on_conflict_do_update(
-        index_elements=["variant_id", "location_id", "batch_key"],
-        set_={"quantity": Stock.quantity + stmt.excluded.quantity}))
+        variant_id=ch.variant_id,
+        location_id=ch.location_id,
+        batch_id=ch.batch_id,
+        batch_key=ch.batch_id or 0,
+        quantity=ch.quantity,
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["variant_id", "location_id", "batch_key"],
+            set_={"quantity": Stock.quantity + stmt.excluded.quantity},
+        )
+    )
 
 
 def _take_stock(session: Session, ch: Change) -> None:
     """Conditional decrement: refuses (and names the shortfall) instead of going negative."""
     result = session.execute(
         update(Stock)
-        .where(Stock.variant_id == ch.variant_id, Stock.location_id == ch.location_id,
-               Stock.batch_key == (ch.batch_id or 0),
-               Stock.quantity + ch.quantity >= -EPSILON)
+        .where(
+            Stock.variant_id == ch.variant_id,
+            Stock.location_id == ch.location_id,
+            Stock.batch_key == (ch.batch_id or 0),
+            Stock.quantity + ch.quantity >= -EPSILON,
+        )
         .values(quantity=Stock.quantity + ch.quantity)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     if result.rowcount == 1:  # type: ignore[attr-defined]
         return
-    on_hand = session.scalar(select(Stock.quantity).where(
-        Stock.variant_id == ch.variant_id, Stock.location_id == ch.location_id,
-        Stock.batch_key == (ch.batch_id or 0))) or Decimal(0)
+    on_hand = session.scalar(
+        select(Stock.quantity).where(
+            Stock.variant_id == ch.variant_id,
+            Stock.location_id == ch.location_id,
+            Stock.batch_key == (ch.batch_id or 0),
+        )
+    ) or Decimal(0)
     raise errors.refuse(
         errors.INSUFFICIENT_STOCK,
         f"Only {_fmt(on_hand)} of {_describe(session, ch)} on hand; cannot take "
         f"{_fmt(-ch.quantity)}. Reduce the quantity or receive stock first.",
-        path="quantity", on_hand=str(on_hand), variant_id=ch.variant_id,
-        location_id=ch.location_id, batch_id=ch.batch_id)
+        path="quantity",
+        on_hand=str(on_hand),
+        variant_id=ch.variant_id,
+        location_id=ch.location_id,
+        batch_id=ch.batch_id,
+    )
 
 
-def _move_serials(session: Session, doc: Doc, ch: Change, movement_id: int,
-                  rtype: str, rid: int) -> None:
+def _move_serials(
+    session: Session, doc: Doc, ch: Change, movement_id: int, rtype: str, rid: int
+) -> None:
     direction = ch.serial_direction or (-1 if ch.quantity < 0 else 1)
-    session.execute(insert(SerialTransaction.__table__), [  # Core: no ORM bulk overhead
-        {"serial_id": sid, "movement_id": movement_id, "resource_type": rtype,
-         "resource_id": rid, "quantity_change": direction, "reason": doc.reason,
-         "user": doc.user, "transaction_date": doc.when} for sid in ch.serial_ids])
-    moved = select(SerialTransaction.serial_id).where(
-        SerialTransaction.movement_id == movement_id).scalar_subquery()
+    session.execute(
+        insert(table(SerialTransaction)),
+        [  # Core: no ORM bulk overhead
+            {
+                "serial_id": sid,
+                "movement_id": movement_id,
+                "resource_type": rtype,
+                "resource_id": rid,
+                "quantity_change": direction,
+                "reason": doc.reason,
+                "user": doc.user,
+                "transaction_date": doc.when,
+            }
+            for sid in ch.serial_ids
+        ],
+    )
+    moved = (
+        select(SerialTransaction.serial_id)
+        .where(SerialTransaction.movement_id == movement_id)
+        .scalar_subquery()
+    )
     stmt = update(Serial).where(Serial.id.in_(moved), Serial.variant_id == ch.variant_id)
     if direction < 0:
         stmt = stmt.where(Serial.location_id == ch.location_id, Serial.status.in_(ON_HAND))
@@ -182,40 +253,62 @@ def _move_serials(session: Session, doc: Doc, ch: Change, movement_id: int,
         back = Serial.holder_type.is_(None)
         stmt = stmt.where(Serial.status.not_in(ON_HAND)).values(
             status=case((back, "in_stock"), else_="reserved"),
-            location_id=ch.location_id, updated_at=doc.when)
+            location_id=ch.location_id,
+            updated_at=doc.when,
+        )
     changed = session.execute(stmt.execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
     if changed != len(ch.serial_ids):
         _refuse_serials(session, ch, direction)
 
 
 def _refuse_serials(session: Session, ch: Change, direction: int) -> None:
-    rows = session.execute(select(Serial.serial_number, Serial.status, Serial.location_id,
-                                  Serial.variant_id).where(Serial.id.in_(list(ch.serial_ids)))
-                           ).all()
+    rows = session.execute(
+        select(Serial.serial_number, Serial.status, Serial.location_id, Serial.variant_id).where(
+            Serial.id.in_(list(ch.serial_ids))
+        )
+    ).all()
     if direction < 0:
-        bad = [r for r in rows if r.status not in ON_HAND or r.location_id != ch.location_id
-               or r.variant_id != ch.variant_id]
+        bad = [
+            r
+            for r in rows
+            if r.status not in ON_HAND
+            or r.location_id != ch.location_id
+            or r.variant_id != ch.variant_id
+        ]
         code, why = errors.NOT_IN_STOCK, "is not in stock at this location"
     else:
         bad = [r for r in rows if r.status in ON_HAND or r.variant_id != ch.variant_id]
         code, why = errors.DUPLICATE, "is already in stock"
     if len(rows) < len(set(ch.serial_ids)):
-        raise errors.refuse(errors.MISSING, "A serial number id does not exist.",
-                            path="serial_numbers")
-    details = [errors.Detail("serial_numbers", code,
-                             f"Serial number '{r.serial_number}' {why} (status {r.status}).",
-                             {"serial_number": r.serial_number}) for r in bad[:50]]
+        raise errors.refuse(
+            errors.MISSING, "A serial number id does not exist.", path="serial_numbers"
+        )
+    details = [
+        errors.Detail(
+            "serial_numbers",
+            code,
+            f"Serial number '{r.serial_number}' {why} (status {r.status}).",
+            {"serial_number": r.serial_number},
+        )
+        for r in bad[:50]
+    ]
     if not details:  # a serial named twice in one change
-        details = [errors.Detail("serial_numbers", errors.DUPLICATE,
-                                 "A serial number is named more than once.")]
+        details = [
+            errors.Detail(
+                "serial_numbers", errors.DUPLICATE, "A serial number is named more than once."
+            )
+        ]
     raise errors.refuse_many(details)
 
 
 def _describe(session: Session, ch: Change) -> str:
     sku = session.scalar(select(Variant.sku).where(Variant.id == ch.variant_id))
     loc = session.scalar(select(Location.name).where(Location.id == ch.location_id))
-    batch = session.scalar(select(Batch.batch_number).where(Batch.id == ch.batch_id)) \
-        if ch.batch_id else None
+    batch = (
+        session.scalar(select(Batch.batch_number).where(Batch.id == ch.batch_id))
+        if ch.batch_id
+        else None
+    )
     where = f" in batch {batch}" if batch else ""
     return f"variant {sku or ch.variant_id}{where} at {loc or ch.location_id}"
 
@@ -224,61 +317,123 @@ def _fmt(q: Decimal) -> str:
     return format(q.normalize(), "f") if isinstance(q, Decimal) else str(q)
 
 
-def hold_serials(session: Session, serial_ids: Sequence[int], holder_type: str,
-                 holder_id: int, location_id: int, user: str) -> None:
+def hold_serials(
+    session: Session,
+    serial_ids: Sequence[int],
+    holder_type: str,
+    holder_id: int,
+    location_id: int,
+    user: str,
+) -> None:
     """Reserve in-stock, unheld serials for a document row; all or none (conditional)."""
     if not serial_ids:
         return
     changed = session.execute(
-        update(Serial).where(Serial.id.in_(list(serial_ids)), Serial.status == "in_stock",
-                             Serial.holder_type.is_(None), Serial.location_id == location_id,
-                             Serial.hold_reason.is_(None))
-        .values(status="reserved", holder_type=holder_type, holder_id=holder_id,
-                updated_at=utcnow())
-        .execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
+        update(Serial)
+        .where(
+            Serial.id.in_(list(serial_ids)),
+            Serial.status == "in_stock",
+            Serial.holder_type.is_(None),
+            Serial.location_id == location_id,
+            Serial.hold_reason.is_(None),
+        )
+        .values(
+            status="reserved", holder_type=holder_type, holder_id=holder_id, updated_at=utcnow()
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
     if changed != len(set(serial_ids)):
         rows = session.execute(select(Serial).where(Serial.id.in_(list(serial_ids)))).scalars()
-        bad = [s for s in rows if not (s.status == "reserved" and s.holder_type == holder_type
-                                       and s.holder_id == holder_id)]
-        details = [errors.Detail(
-            "serial_numbers", errors.ON_HOLD if s.hold_reason else errors.NOT_IN_STOCK,
-            f"Serial number '{s.serial_number}' is on hold ({s.hold_reason})." if s.hold_reason
-            else f"Serial number '{s.serial_number}' is not free to take here "
-                 f"(status {s.status}" + (f", held by {s.holder_type} {s.holder_id}"
-                                          if s.holder_type else "") + ").",
-            {"serial_number": s.serial_number}) for s in bad]
-        raise errors.refuse_many(details or [errors.Detail(
-            "serial_numbers", errors.MISSING, "A serial number id does not exist.")])
+        bad = [
+            s
+            for s in rows
+            if not (
+                s.status == "reserved" and s.holder_type == holder_type and s.holder_id == holder_id
+            )
+        ]
+        details = [
+            errors.Detail(
+                "serial_numbers",
+                errors.ON_HOLD if s.hold_reason else errors.NOT_IN_STOCK,
+                f"Serial number '{s.serial_number}' is on hold ({s.hold_reason})."
+                if s.hold_reason
+                else f"Serial number '{s.serial_number}' is not free to take here "
+                f"(status {s.status}"
+                + (f", held by {s.holder_type} {s.holder_id}" if s.holder_type else "")
+                + ").",
+                {"serial_number": s.serial_number},
+            )
+            for s in bad
+        ]
+        raise errors.refuse_many(
+            details
+            or [
+                errors.Detail(
+                    "serial_numbers", errors.MISSING, "A serial number id does not exist."
+                )
+            ]
+        )
     link(session, serial_ids, holder_type, holder_id, reason="hold", user=user)
 
 
-def link(session: Session, serial_ids: Sequence[int], resource_type: str, resource_id: int,
-         *, reason: str, user: str) -> None:
+def link(
+    session: Session,
+    serial_ids: Sequence[int],
+    resource_type: str,
+    resource_id: int,
+    *,
+    reason: str,
+    user: str,
+) -> None:
     """Zero-quantity links (holds, mintings) of serials to a document row, one INSERT."""
     now = utcnow()
-    session.execute(insert(SerialTransaction.__table__), [
-        {"serial_id": sid, "resource_type": resource_type, "resource_id": resource_id,
-         "quantity_change": 0, "reason": reason, "user": user, "transaction_date": now,
-         "is_active": True} for sid in serial_ids])
+    session.execute(
+        insert(table(SerialTransaction)),
+        [
+            {
+                "serial_id": sid,
+                "resource_type": resource_type,
+                "resource_id": resource_id,
+                "quantity_change": 0,
+                "reason": reason,
+                "user": user,
+                "transaction_date": now,
+                "is_active": True,
+            }
+            for sid in serial_ids
+        ],
+    )
 
 
-def release_serials(session: Session, serial_ids: Sequence[int], holder_type: str,
-                    holder_id: int) -> None:
+def release_serials(
+    session: Session, serial_ids: Sequence[int], holder_type: str, holder_id: int
+) -> None:
     """Undo holds of a document row: reserved serials go back to plain stock."""
     if not serial_ids:
         return
     session.execute(
-        update(Serial).where(Serial.id.in_(list(serial_ids)), Serial.holder_type == holder_type,
-                             Serial.holder_id == holder_id)
-        .values(holder_type=None, holder_id=None,
-                status=case((Serial.status == "reserved", "in_stock"), else_=Serial.status),
-                updated_at=utcnow())
-        .execution_options(synchronize_session=False))
+        update(Serial)
+        .where(
+            Serial.id.in_(list(serial_ids)),
+            Serial.holder_type == holder_type,
+            Serial.holder_id == holder_id,
+        )
+        .values(
+            holder_type=None,
+            holder_id=None,
+            status=case((Serial.status == "reserved", "in_stock"), else_=Serial.status),
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
     session.execute(
-        update(SerialTransaction).where(
+        update(SerialTransaction)
+        .where(
             SerialTransaction.serial_id.in_(list(serial_ids)),
             SerialTransaction.resource_type == holder_type,
             SerialTransaction.resource_id == holder_id,
-            SerialTransaction.quantity_change == 0)
-        .values(is_active=False).execution_options(synchronize_session=False))
-
+            SerialTransaction.quantity_change == 0,
+        )
+        .values(is_active=False)
+        .execution_options(synchronize_session=False)
+    )

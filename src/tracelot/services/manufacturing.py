@@ -1030,8 +1030,16 @@ def link_serials(session: Session, mo_id: int, numbers: list[str], actor: str) -
     """Mint serials on an MO (link 0); production puts them in stock (+1)."""
     mo = get(session, ManufacturingOrder, mo_id, "Manufacturing order", path="resource_id")
     room = int(mo.planned_quantity - mo.completed_quantity) - len(minted_serials(session, mo.id))
-    return serials.mint_on(session, serials.serial_variant(session, mo.variant_id), numbers, MO,
-                           mo.id, room=room, label=mo.order_no, actor=actor)
+    return serials.mint_on(
+        session,
+        serials.serial_variant(session, mo.variant_id),
+        numbers,
+        MO,
+        mo.id,
+        room=room,
+        label=mo.order_no,
+        actor=actor,
+    )
 
 
 def unlink_serials(session: Session, mo_id: int, ids: list[int], actor: str) -> None:
@@ -1055,16 +1063,15 @@ def _drop_links(session: Session, rtype: str, rid: int, ids: list[int]) -> None:
         _deactivate(session, rtype, [rid], ids)
 
 
-
-
 serials.register(MO, link_serials, unlink_serials)
 
 
 # -- make-to-order -------------------------------------------------------------------------
 
 
-def make_to_order(session: Session, row_id: int, actor: str,
-                  create_subassemblies: bool = False) -> ManufacturingOrder:
+def make_to_order(
+    session: Session, row_id: int, actor: str, create_subassemblies: bool = False
+) -> ManufacturingOrder:
     """An MO for a sales row's variant, quantity and location, linked to the row.
 
     With ``create_subassemblies``, MOs are also made for producible ingredients
@@ -1106,8 +1113,9 @@ def make_to_order(session: Session, row_id: int, actor: str,
 MAX_SUBASSEMBLY_LEVELS = 10
 
 
-def make_subassemblies(session: Session, mo: ManufacturingOrder, actor: str,
-                       depth: int = 0) -> list[ManufacturingOrder]:
+def make_subassemblies(
+    session: Session, mo: ManufacturingOrder, actor: str, depth: int = 0
+) -> list[ManufacturingOrder]:
     """MOs for the ingredients that have a recipe and are short at the MO's location.
 
     Each plans the shortfall (whole units for serial items) and points at its
@@ -1125,10 +1133,16 @@ def make_subassemblies(session: Session, mo: ManufacturingOrder, actor: str,
             continue
         if get(session, Variant, r.variant_id).item.tracking == "serial":
             short = short.to_integral_value(rounding=ROUND_CEILING)
-        sub = create_order(session, {
-            "variant_id": r.variant_id, "location_id": mo.location_id,
-            "planned_quantity": short, "additional_info": f"Sub-assembly for {mo.order_no}"},
-            actor)
+        sub = create_order(
+            session,
+            {
+                "variant_id": r.variant_id,
+                "location_id": mo.location_id,
+                "planned_quantity": short,
+                "additional_info": f"Sub-assembly for {mo.order_no}",
+            },
+            actor,
+        )
         sub.parent_manufacturing_order_id = mo.id
         made += [sub, *make_subassemblies(session, sub, actor, depth + 1)]
     return made

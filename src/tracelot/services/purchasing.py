@@ -470,8 +470,16 @@ def link_serials(session: Session, row_id: int, numbers: list[str], actor: str) 
     """Mint serials on a PO row (link 0); receiving puts them in stock (+1)."""
     row = get(session, PurchaseOrderRow, row_id, "Purchase order row", path="resource_id")
     room = int(row.quantity - row.received_quantity) - len(minted_serials(session, row.id))
-    return serials.mint_on(session, serials.serial_variant(session, row.variant_id), numbers,
-                           ROW, row.id, room=room, label=f"Row {row.id}", actor=actor)
+    return serials.mint_on(
+        session,
+        serials.serial_variant(session, row.variant_id),
+        numbers,
+        ROW,
+        row.id,
+        room=room,
+        label=f"Row {row.id}",
+        actor=actor,
+    )
 
 
 def unlink_serials(session: Session, row_id: int, ids: list[int], actor: str) -> None:
@@ -486,8 +494,6 @@ def unlink_serials(session: Session, row_id: int, ids: list[int], actor: str) ->
             path="ids",
         )
     serials.drop_minted(session, ROW, row_id, ids)
-
-
 
 
 serials.register(ROW, link_serials, unlink_serials)

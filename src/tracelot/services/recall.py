@@ -10,6 +10,7 @@ document they revert (a reverted delivery un-ships).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -29,8 +30,8 @@ ZERO = Decimal(0)
 
 def report(
     session: Session,
-    batch_ids: list[int] = (),  # type: ignore[assignment]
-    serial_ids: list[int] = (),
+    batch_ids: Sequence[int] = (),
+    serial_ids: Sequence[int] = (),
 ) -> dict[str, Any]:  # type: ignore[assignment]
     started = time.perf_counter()
     start = tracing.start_nodes(session, list(batch_ids), list(serial_ids))
@@ -40,7 +41,7 @@ def report(
     shipments = sorted(
         t.events, key=lambda e: (str(e.get("customer") or ""), str(e.get("date") or ""))
     )
-    out = {
+    out: dict[str, Any] = {
         "generated_at": utcnow(),
         "batch_ids": list(batch_ids),
         "serial_number_ids": list(serial_ids),
@@ -313,7 +314,7 @@ def tables(session: Session, r: dict[str, Any]) -> dict[str, list[list[Any]]]:
         if col == "sku":
             return skus.get(e["variant_id"])
         if col == "batch_number":
-            return e.get("batch_number") or lots.get(e.get("batch_id"))
+            return e.get("batch_number") or lots.get(e.get("batch_id") or 0)
         if col == "serial_numbers":
             return " ".join(e.get("serial_numbers") or [])
         return e.get(col)

@@ -1026,9 +1026,9 @@ def assign_production_output(
             )
             join_packed(session, order, row, take, actor)
     elif batch_id is not None:
-        room = row.quantity - _assigned(session, row, "batch")
-        if min(room, quantity) > 0:
-            add_batch_pick(session, row, batch_id, min(room, quantity))
+        amount = min(row.quantity - _assigned(session, row, "batch"), Decimal(quantity))
+        if amount > 0:
+            add_batch_pick(session, row, batch_id, amount)
     refresh(session, order)
     webhooks.emit(
         session,

@@ -10,6 +10,7 @@ Document details (order numbers, customers, suppliers) come from
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -152,9 +153,9 @@ def event_name(reason: str | None, change: int) -> str:
 
 def inputs_of(
     session: Session,
-    batch_ids: list[int] = (),  # type: ignore[assignment]
-    serial_ids: list[int] = (),
-) -> list[dict[str, Any]]:  # type: ignore[assignment]
+    batch_ids: Sequence[int] = (),
+    serial_ids: Sequence[int] = (),
+) -> list[dict[str, Any]]:
     """The direct inputs recorded for outputs (one level; the trace goes further)."""
     conds = []
     if batch_ids:
@@ -620,8 +621,8 @@ def _batch_origins(session: Session, found: Reached) -> list[dict[str, Any]]:
 
 def start_nodes(
     session: Session,
-    batch_ids: list[int] = (),  # type: ignore[assignment]
-    serial_ids: list[int] = (),
+    batch_ids: Sequence[int] = (),
+    serial_ids: Sequence[int] = (),
 ) -> list[Node]:  # type: ignore[assignment]
     nodes = [Node(batch_id=int(b)) for b in batch_ids] + [
         Node(serial_id=int(s)) for s in serial_ids

@@ -51,7 +51,7 @@ def rows(session: Session, stmt: Any) -> list[Any]:
     """Plain rows through the session's connection, skipping the ORM's result machinery
     (a third of a large trace's time). Flushes first, as ``session.execute`` would."""
     session.flush()
-    return session.connection().execute(stmt).all()
+    return list(session.connection().execute(stmt).all())
 
 
 def register(resource_type: str) -> Callable[[Resolver], Resolver]:
@@ -97,7 +97,7 @@ def enrich_locations(session: Session, rows: list[dict[str, Any]]) -> list[dict[
         else {}
     )  # locations are few: a plain IN list
     for r in rows:
-        r["location"] = names.get(r.get("location_id"))
+        r["location"] = names.get(r.get("location_id") or 0)
     return rows
 
 

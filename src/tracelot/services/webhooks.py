@@ -114,24 +114,34 @@ def emit(
 
 
 def emit_many(
-    session: Session, event_name: str, resource_type: str, obj_ids: list[int],
+    session: Session,
+    event_name: str,
+    resource_type: str,
+    obj_ids: list[int],
     status: str | None,
 ) -> int:
     """One event per object, queued in one INSERT; nothing at all without subscribers."""
     hooks = [h for h, events in enabled(session) if event_name in events]
     rows = [
-        {"webhook_id": h, "event": event_name,
-         "body": json.dumps({
-             "resource_type": resource_type,
-             "action": event_name,
-             "webhook_id": h,
-             "object": {
-                 "id": str(obj_id),
-                 "status": status or "",
-                 "href": f"{base_uri()}/v1/{_plural(resource_type)}/{obj_id}",
-             },
-         }, separators=(",", ":"))}
-        for h in hooks for obj_id in obj_ids
+        {
+            "webhook_id": h,
+            "event": event_name,
+            "body": json.dumps(
+                {
+                    "resource_type": resource_type,
+                    "action": event_name,
+                    "webhook_id": h,
+                    "object": {
+                        "id": str(obj_id),
+                        "status": status or "",
+                        "href": f"{base_uri()}/v1/{_plural(resource_type)}/{obj_id}",
+                    },
+                },
+                separators=(",", ":"),
+            ),
+        }
+        for h in hooks
+        for obj_id in obj_ids
     ]
     if rows:
         session.execute(insert(WebhookDelivery), rows)

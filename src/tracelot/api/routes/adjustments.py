@@ -58,35 +58,68 @@ def adjustment_out(db: Db, adj: StockAdjustment) -> dict[str, Any]:
 
 def adjustments_out(db: Db, adjs: list[StockAdjustment]) -> list[dict[str, Any]]:
     """A page of adjustments with their rows, in four queries whatever the page size."""
-    rows = list(db.scalars(select(StockAdjustmentRow).where(
-        StockAdjustmentRow.stock_adjustment_id.in_([a.id for a in adjs]))
-        .order_by(StockAdjustmentRow.id)))
+    rows = list(
+        db.scalars(
+            select(StockAdjustmentRow)
+            .where(StockAdjustmentRow.stock_adjustment_id.in_([a.id for a in adjs]))
+            .order_by(StockAdjustmentRow.id)
+        )
+    )
     ids = [r.id for r in rows]
-    moves = db.execute(select(Movement.resource_id, Movement.batch_id, Movement.quantity)
-                       .where(Movement.resource_type == adjustments.ROW,
-                              Movement.resource_id.in_(ids), Movement.reason == "adjustment")
-                       ).all()
-    links = db.execute(select(SerialTransaction.resource_id, SerialTransaction.serial_id)
-                       .where(SerialTransaction.resource_type == adjustments.ROW,
-                              SerialTransaction.resource_id.in_(ids),
-                              SerialTransaction.is_active.is_(True))).all()
+    moves = db.execute(
+        select(Movement.resource_id, Movement.batch_id, Movement.quantity).where(
+            Movement.resource_type == adjustments.ROW,
+            Movement.resource_id.in_(ids),
+            Movement.reason == "adjustment",
+        )
+    ).all()
+    links = db.execute(
+        select(SerialTransaction.resource_id, SerialTransaction.serial_id).where(
+            SerialTransaction.resource_type == adjustments.ROW,
+            SerialTransaction.resource_id.in_(ids),
+            SerialTransaction.is_active.is_(True),
+        )
+    ).all()
     missing = adjustments.missing_serials(db, rows)
-    return [clean({
-        "id": adj.id, "stock_adjustment_number": adj.stock_adjustment_number,
-        "location_id": adj.location_id,
-        "stock_adjustment_date": iso(adj.stock_adjustment_date), "reason": adj.reason,
-        "additional_info": adj.additional_info, "created_at": iso(adj.created_at),
-        "updated_at": iso(adj.updated_at), "deleted_at": iso(adj.deleted_at),
-        "stock_adjustment_rows": [{
-            "id": r.id, "variant_id": r.variant_id, "quantity": dec(r.quantity),
-            "cost_per_unit": float(r.cost_per_unit) if r.cost_per_unit is not None else None,
-            "batch_transactions": [{"batch_id": m.batch_id, "quantity": float(abs(m.quantity))}
-                                   for m in moves if m.resource_id == r.id and m.batch_id],
-            "traceability": [{"serial_number_id": lk.serial_id, "quantity": 1}
-                             for lk in links if lk.resource_id == r.id],
-            "missing_serial_numbers": missing[r.id],
-        } for r in rows if r.stock_adjustment_id == adj.id],
-    }) for adj in adjs]
+    return [
+        clean(
+            {
+                "id": adj.id,
+                "stock_adjustment_number": adj.stock_adjustment_number,
+                "location_id": adj.location_id,
+                "stock_adjustment_date": iso(adj.stock_adjustment_date),
+                "reason": adj.reason,
+                "additional_info": adj.additional_info,
+                "created_at": iso(adj.created_at),
+                "updated_at": iso(adj.updated_at),
+                "deleted_at": iso(adj.deleted_at),
+                "stock_adjustment_rows": [
+                    {
+                        "id": r.id,
+                        "variant_id": r.variant_id,
+                        "quantity": dec(r.quantity),
+                        "cost_per_unit": float(r.cost_per_unit)
+                        if r.cost_per_unit is not None
+                        else None,
+                        "batch_transactions": [
+                            {"batch_id": m.batch_id, "quantity": float(abs(m.quantity))}
+                            for m in moves
+                            if m.resource_id == r.id and m.batch_id
+                        ],
+                        "traceability": [
+                            {"serial_number_id": lk.serial_id, "quantity": 1}
+                            for lk in links
+                            if lk.resource_id == r.id
+                        ],
+                        "missing_serial_numbers": missing[r.id],
+                    }
+                    for r in rows
+                    if r.stock_adjustment_id == adj.id
+                ],
+            }
+        )
+        for adj in adjs
+    ]
 
 
 @router.post("/stock_adjustments")
@@ -95,13 +128,20 @@ def create_adjustment(body: AdjustmentIn, db: Db, who: Who) -> dict[str, Any]:
     return adjustment_out(db, adjustments.create(db, data, who.name))
 
 
-@router.get("/stock_adjustments", dependencies=[allow_filters("location_id",
-                                                              "stock_adjustment_number")])
-def list_adjustments(request: Request, response: Response, db: Db, paging: Paging,
-                     location_id: int | None = None, stock_adjustment_number: str | None = None
-                     ) -> dict[str, Any]:
-    q = common_filters(select(StockAdjustment).order_by(StockAdjustment.id.desc()),
-                       StockAdjustment, request)
+@router.get(
+    "/stock_adjustments", dependencies=[allow_filters("location_id", "stock_adjustment_number")]
+)
+def list_adjustments(
+    request: Request,
+    response: Response,
+    db: Db,
+    paging: Paging,
+    location_id: int | None = None,
+    stock_adjustment_number: str | None = None,
+) -> dict[str, Any]:
+    q = common_filters(
+        select(StockAdjustment).order_by(StockAdjustment.id.desc()), StockAdjustment, request
+    )
     if location_id:
         q = q.where(StockAdjustment.location_id == location_id)
     if stock_adjustment_number:

@@ -21,13 +21,25 @@ router = APIRouter(tags=["catalog"])
 def _items_router(kind: str) -> None:
     path = f"/{kind}s"
 
-    @router.get(path, dependencies=[allow_filters("name", "batch_tracked", "serial_tracked",
-                                                  "include_archived", "uom", "is_sellable")],
-                name=f"list_{kind}s")
-    def list_items(request: Request, response: Response, db: Db, paging: Paging,
-                   name: str | None = None, batch_tracked: bool | None = None,
-                   serial_tracked: bool | None = None, include_archived: bool = False,
-                   ) -> dict[str, Any]:
+    @router.get(
+        path,
+        dependencies=[
+            allow_filters(
+                "name", "batch_tracked", "serial_tracked", "include_archived", "uom", "is_sellable"
+            )
+        ],
+        name=f"list_{kind}s",
+    )
+    def list_items(
+        request: Request,
+        response: Response,
+        db: Db,
+        paging: Paging,
+        name: str | None = None,
+        batch_tracked: bool | None = None,
+        serial_tracked: bool | None = None,
+        include_archived: bool = False,
+    ) -> dict[str, Any]:
         q = select(Item).where(Item.type == kind).order_by(Item.id.desc())
         q = common_filters(q, Item, request)
         if name:
@@ -46,8 +58,11 @@ def _items_router(kind: str) -> None:
 
     @router.post(path, name=f"create_{kind}")
     def create_item(body: ItemCreate, db: Db) -> dict[str, Any]:
-        return out.item_out(catalog.create_item(db, kind, body.sent() | {
-            "variants": [v.sent() for v in body.variants]}))
+        return out.item_out(
+            catalog.create_item(
+                db, kind, body.sent() | {"variants": [v.sent() for v in body.variants]}
+            )
+        )
 
     @router.patch(path + "/{item_id}", name=f"update_{kind}")
     def update_item(item_id: int, body: ItemUpdate, db: Db, who: Who) -> dict[str, Any]:
@@ -65,9 +80,14 @@ _items_router("material")
 
 
 @router.get("/variants", dependencies=[allow_filters("product_id", "material_id", "sku")])
-def list_variants(request: Request, response: Response, db: Db, paging: Paging,
-                  product_id: int | None = None, material_id: int | None = None
-                  ) -> dict[str, Any]:
+def list_variants(
+    request: Request,
+    response: Response,
+    db: Db,
+    paging: Paging,
+    product_id: int | None = None,
+    material_id: int | None = None,
+) -> dict[str, Any]:
     q = select(Variant).join(Item).order_by(Variant.id.desc())
     q = common_filters(q, Variant, request)
     if product_id:
@@ -90,8 +110,11 @@ def get_variant(variant_id: int, db: Db) -> dict[str, Any]:
 def create_variant(body: VariantCreate, db: Db) -> dict[str, Any]:
     item_id = body.product_id or body.material_id
     if not item_id:
-        raise errors.refuse(errors.VALIDATION_FAILED, "Send product_id or material_id: the "
-                            "item the variant belongs to.", path="product_id")
+        raise errors.refuse(
+            errors.VALIDATION_FAILED,
+            "Send product_id or material_id: the item the variant belongs to.",
+            path="product_id",
+        )
     kind = "product" if body.product_id else "material"
     item = catalog.get_item(db, item_id, kind)
     data = body.sent()

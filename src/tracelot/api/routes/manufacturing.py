@@ -183,7 +183,8 @@ def mo_out(db: Db, mo: ManufacturingOrder) -> dict[str, Any]:
             "actual_quantity": float(mo.completed_quantity),
             "completed_quantity": float(mo.completed_quantity),
             "remaining_quantity": float(
-                max(mo.planned_quantity - mo.completed_quantity, Decimal(0))),
+                max(mo.planned_quantity - mo.completed_quantity, Decimal(0))
+            ),
             "includes_partial_completions": len(prods) > 0,
             "order_created_date": iso(mo.order_created_date),
             "production_deadline_date": iso(mo.production_deadline_date),
@@ -398,8 +399,15 @@ def delete_mo(mo_id: int, db: Db) -> Response:
 @router.post("/manufacturing_order_make_to_order")
 def make_to_order(body: MakeToOrderIn, db: Db, who: Who) -> dict[str, Any]:
     """An MO for a sales row (its variant, quantity, location), linked to it."""
-    return mo_out(db, mf.make_to_order(db, int(body.sales_order_row_id), who.name,
-                                       create_subassemblies=body.create_subassemblies))
+    return mo_out(
+        db,
+        mf.make_to_order(
+            db,
+            int(body.sales_order_row_id),
+            who.name,
+            create_subassemblies=body.create_subassemblies,
+        ),
+    )
 
 
 @router.post("/manufacturing_order_unlink", status_code=204)

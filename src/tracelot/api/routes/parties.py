@@ -25,8 +25,14 @@ def _require_name(data: dict[str, Any]) -> None:
 
 
 @router.get("/locations", dependencies=[allow_filters("name", "is_primary")])
-def list_locations(request: Request, response: Response, db: Db, paging: Paging,
-                   name: str | None = None, is_primary: bool | None = None) -> dict[str, Any]:
+def list_locations(
+    request: Request,
+    response: Response,
+    db: Db,
+    paging: Paging,
+    name: str | None = None,
+    is_primary: bool | None = None,
+) -> dict[str, Any]:
     q = common_filters(select(Location).order_by(Location.id.desc()), Location, request)
     if name:
         q = q.where(Location.name == name)
@@ -53,12 +59,21 @@ def update_location(location_id: int, body: LocationIn, db: Db) -> dict[str, Any
 
 
 @router.get("/customers", dependencies=[allow_filters("name", "email", "reference_id")])
-def list_customers(request: Request, response: Response, db: Db, paging: Paging,
-                   name: str | None = None, email: str | None = None,
-                   reference_id: str | None = None) -> dict[str, Any]:
+def list_customers(
+    request: Request,
+    response: Response,
+    db: Db,
+    paging: Paging,
+    name: str | None = None,
+    email: str | None = None,
+    reference_id: str | None = None,
+) -> dict[str, Any]:
     q = common_filters(select(Customer).order_by(Customer.id.desc()), Customer, request)
-    for col, val in ((Customer.name, name), (Customer.email, email),
-                     (Customer.reference_id, reference_id)):
+    for col, val in (
+        (Customer.name, name),
+        (Customer.email, email),
+        (Customer.reference_id, reference_id),
+    ):
         if val:
             q = q.where(col == val)
     return {"data": [out.customer(x) for x in paginate(db, q, paging, response)]}
@@ -88,8 +103,14 @@ def delete_customer(customer_id: int, db: Db) -> Response:
 
 
 @router.get("/suppliers", dependencies=[allow_filters("name", "email")])
-def list_suppliers(request: Request, response: Response, db: Db, paging: Paging,
-                   name: str | None = None, email: str | None = None) -> dict[str, Any]:
+def list_suppliers(
+    request: Request,
+    response: Response,
+    db: Db,
+    paging: Paging,
+    name: str | None = None,
+    email: str | None = None,
+) -> dict[str, Any]:
     q = common_filters(select(Supplier).order_by(Supplier.id.desc()), Supplier, request)
     if name:
         q = q.where(Supplier.name == name)

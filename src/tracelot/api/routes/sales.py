@@ -142,7 +142,8 @@ def rows_out(db: Db, rows: list[SalesOrderRow]) -> list[dict[str, Any]]:
         .where(Serial.holder_type == sales.ROW, Serial.holder_id.in_(ids))
         .order_by(Serial.id)
     ):
-        held[hid].append(sid)
+        if hid is not None:
+            held[hid].append(sid)
     picks: dict[int, list[BatchPick]] = defaultdict(list)
     for p in db.scalars(
         select(BatchPick).where(

@@ -50,28 +50,51 @@ class TransferStatusIn(In):
 
 
 def transfer_out(db: Db, tr: StockTransfer) -> dict[str, Any]:
-    rows = db.scalars(select(StockTransferRow).where(
-        StockTransferRow.stock_transfer_id == tr.id).order_by(StockTransferRow.id)).all()
+    rows = db.scalars(
+        select(StockTransferRow)
+        .where(StockTransferRow.stock_transfer_id == tr.id)
+        .order_by(StockTransferRow.id)
+    ).all()
     ids = [r.id for r in rows]
-    picks = db.scalars(select(BatchPick).where(BatchPick.resource_type == transfers.ROW,
-                                               BatchPick.resource_id.in_(ids))).all()
-    held = db.execute(select(Serial.holder_id, Serial.id).where(
-        Serial.holder_type == transfers.ROW, Serial.holder_id.in_(ids))).all()
-    return clean({
-        "id": tr.id, "stock_transfer_number": tr.stock_transfer_number,
-        "source_location_id": tr.source_location_id,
-        "target_location_id": tr.target_location_id, "status": tr.status,
-        "transfer_date": iso(tr.transfer_date or tr.created_at),
-        "expected_arrival_date": iso(tr.expected_arrival_date),
-        "additional_info": tr.additional_info, "created_at": iso(tr.created_at),
-        "updated_at": iso(tr.updated_at), "deleted_at": iso(tr.deleted_at),
-        "stock_transfer_rows": [{
-            "id": r.id, "variant_id": r.variant_id, "quantity": dec(r.quantity),
-            "batch_transactions": [{"batch_id": p.batch_id, "quantity": float(p.quantity)}
-                                   for p in picks if p.resource_id == r.id],
-            "serial_numbers": [sid for rid, sid in held if rid == r.id],
-        } for r in rows],
-    })
+    picks = db.scalars(
+        select(BatchPick).where(
+            BatchPick.resource_type == transfers.ROW, BatchPick.resource_id.in_(ids)
+        )
+    ).all()
+    held = db.execute(
+        select(Serial.holder_id, Serial.id).where(
+            Serial.holder_type == transfers.ROW, Serial.holder_id.in_(ids)
+        )
+    ).all()
+    return clean(
+        {
+            "id": tr.id,
+            "stock_transfer_number": tr.stock_transfer_number,
+            "source_location_id": tr.source_location_id,
+            "target_location_id": tr.target_location_id,
+            "status": tr.status,
+            "transfer_date": iso(tr.transfer_date or tr.created_at),
+            "expected_arrival_date": iso(tr.expected_arrival_date),
+            "additional_info": tr.additional_info,
+            "created_at": iso(tr.created_at),
+            "updated_at": iso(tr.updated_at),
+            "deleted_at": iso(tr.deleted_at),
+            "stock_transfer_rows": [
+                {
+                    "id": r.id,
+                    "variant_id": r.variant_id,
+                    "quantity": dec(r.quantity),
+                    "batch_transactions": [
+                        {"batch_id": p.batch_id, "quantity": float(p.quantity)}
+                        for p in picks
+                        if p.resource_id == r.id
+                    ],
+                    "serial_numbers": [sid for rid, sid in held if rid == r.id],
+                }
+                for r in rows
+            ],
+        }
+    )
 
 
 @router.post("/stock_transfers")
@@ -79,18 +102,31 @@ def create_transfer(body: TransferIn, db: Db, who: Who) -> dict[str, Any]:
     return transfer_out(db, transfers.create(db, body.model_dump(exclude_unset=True), who.name))
 
 
-@router.get("/stock_transfers", dependencies=[allow_filters(
-    "source_location_id", "target_location_id", "status", "stock_transfer_number")])
-def list_transfers(request: Request, response: Response, db: Db, paging: Paging,
-                   source_location_id: int | None = None, target_location_id: int | None = None,
-                   status: str | None = None, stock_transfer_number: str | None = None
-                   ) -> dict[str, Any]:
-    q = common_filters(select(StockTransfer).order_by(StockTransfer.id.desc()),
-                       StockTransfer, request)
-    for col, val in ((StockTransfer.source_location_id, source_location_id),
-                     (StockTransfer.target_location_id, target_location_id),
-                     (StockTransfer.status, status),
-                     (StockTransfer.stock_transfer_number, stock_transfer_number)):
+@router.get(
+    "/stock_transfers",
+    dependencies=[
+        allow_filters("source_location_id", "target_location_id", "status", "stock_transfer_number")
+    ],
+)
+def list_transfers(
+    request: Request,
+    response: Response,
+    db: Db,
+    paging: Paging,
+    source_location_id: int | None = None,
+    target_location_id: int | None = None,
+    status: str | None = None,
+    stock_transfer_number: str | None = None,
+) -> dict[str, Any]:
+    q = common_filters(
+        select(StockTransfer).order_by(StockTransfer.id.desc()), StockTransfer, request
+    )
+    for col, val in (
+        (StockTransfer.source_location_id, source_location_id),
+        (StockTransfer.target_location_id, target_location_id),
+        (StockTransfer.status, status),
+        (StockTransfer.stock_transfer_number, stock_transfer_number),
+    ):
         if val is not None:
             q = q.where(col == val)
     return {"data": [transfer_out(db, t) for t in paginate(db, q, paging, response)]}
@@ -102,8 +138,9 @@ def get_transfer(transfer_id: int, db: Db) -> dict[str, Any]:
 
 
 @router.patch("/stock_transfers/{transfer_id}/status")
-def set_transfer_status(transfer_id: int, body: TransferStatusIn, db: Db, who: Who
-                        ) -> dict[str, Any]:
+def set_transfer_status(
+    transfer_id: int, body: TransferStatusIn, db: Db, who: Who
+) -> dict[str, Any]:
     tr = get(db, StockTransfer, transfer_id)
     return transfer_out(db, transfers.set_status(db, tr, body.status, who.name))
 

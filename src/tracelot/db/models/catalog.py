@@ -29,7 +29,8 @@ class Item(Timestamps, Base):
     serial_pattern: Mapped[str | None] = mapped_column(String(64))
     deleted_at: Mapped[datetime | None]
     variants: Mapped[list[Variant]] = relationship(
-        back_populates="item", order_by="Variant.id", lazy="selectin")
+        back_populates="item", order_by="Variant.id", lazy="selectin"
+    )
 
 
 class Variant(Timestamps, Base):
@@ -83,8 +84,11 @@ class Customer(Timestamps, Base):
     comment: Mapped[str | None] = mapped_column(Text)
     deleted_at: Mapped[datetime | None]
     addresses: Mapped[list[CustomerAddress]] = relationship(
-        back_populates="customer", order_by="CustomerAddress.id", lazy="selectin",
-        cascade="all, delete-orphan")
+        back_populates="customer",
+        order_by="CustomerAddress.id",
+        lazy="selectin",
+        cascade="all, delete-orphan",
+    )
 
 
 class CustomerAddress(Timestamps, Base):

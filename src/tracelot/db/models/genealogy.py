@@ -25,9 +25,12 @@ class Genealogy(Base):
         Index("ix_genealogy_input_batch", "input_batch_id"),
         # Partial: most rows have no input serial, and SQLite's statistics count NULLs as
         # one value, so a full index looked useless and traces scanned genealogy per node.
-        Index("ix_genealogy_input_serial", "input_serial_id",
-              sqlite_where=text("input_serial_id IS NOT NULL"),
-              postgresql_where=text("input_serial_id IS NOT NULL")),
+        Index(
+            "ix_genealogy_input_serial",
+            "input_serial_id",
+            sqlite_where=text("input_serial_id IS NOT NULL"),
+            postgresql_where=text("input_serial_id IS NOT NULL"),
+        ),
         Index("ix_genealogy_resource", "resource_type", "resource_id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

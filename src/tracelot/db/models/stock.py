@@ -43,8 +43,12 @@ class Serial(Timestamps, Base):
         Index("ix_serials_picker", "variant_id", "location_id", "status", "serial_number"),
         Index("ix_serials_number", "serial_number"),
         Index("ix_serials_holder", "holder_type", "holder_id"),
-        Index("ix_serials_on_hold", "variant_id", sqlite_where=text("hold_reason IS NOT NULL"),
-              postgresql_where=text("hold_reason IS NOT NULL")),  # tracing issues
+        Index(
+            "ix_serials_on_hold",
+            "variant_id",
+            sqlite_where=text("hold_reason IS NOT NULL"),
+            postgresql_where=text("hold_reason IS NOT NULL"),
+        ),  # tracing issues
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
@@ -115,8 +119,14 @@ class Stock(Base):
         UniqueConstraint("variant_id", "location_id", "batch_key"),
         Index("ix_stock_batch", "batch_id"),
         # Stock on hand only (tracing issues read live stock, never the depleted rows)
-        Index("ix_stock_on_hand", "batch_id", "variant_id", "location_id",
-              sqlite_where=text("quantity > 0"), postgresql_where=text("quantity > 0")),
+        Index(
+            "ix_stock_on_hand",
+            "batch_id",
+            "variant_id",
+            "location_id",
+            sqlite_where=text("quantity > 0"),
+            postgresql_where=text("quantity > 0"),
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"))
@@ -155,8 +165,7 @@ class StockAdjustment(Timestamps, Base):
 class StockAdjustmentRow(Base):
     __tablename__ = "stock_adjustment_rows"
     id: Mapped[int] = mapped_column(primary_key=True)
-    stock_adjustment_id: Mapped[int] = mapped_column(
-        ForeignKey("stock_adjustments.id"), index=True)
+    stock_adjustment_id: Mapped[int] = mapped_column(ForeignKey("stock_adjustments.id"), index=True)
     variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"))
     quantity: Mapped[Decimal]
     cost_per_unit: Mapped[Decimal | None]

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from tracelot.db.models import SalesOrder
 from tracelot.services import fulfillments, picking, sales
+from tracelot.services.common import get
 from tracelot.web import sales_queries as sq
 from tracelot.web.deps import Db, User, signed_in_router, write
 from tracelot.web.paging import paged, url_maker
@@ -75,7 +76,7 @@ def _run(request: Request, db: Db, order_id: int, action: str, actor: str) -> st
     fn = ACTIONS.get(action)
     if fn is None:
         return f"Unknown action '{action}'."
-    _, err = write(request, db, lambda s: fn(s, s.get(SalesOrder, order_id), actor))
+    _, err = write(request, db, lambda s: fn(s, get(s, SalesOrder, order_id), actor))
     return err.message if err else None
 
 
@@ -133,7 +134,7 @@ def order_action(
 ) -> Response:
     if action == "revert":
         _, err = write(
-            request, db, lambda s: fulfillments.revert(s, s.get(SalesOrder, order_id), user)
+            request, db, lambda s: fulfillments.revert(s, get(s, SalesOrder, order_id), user)
         )
         message = err.message if err else None
     else:
