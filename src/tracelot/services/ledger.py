@@ -386,6 +386,8 @@ def link(
     user: str,
 ) -> None:
     """Zero-quantity links (holds, mintings) of serials to a document row, one INSERT."""
+    if not serial_ids:
+        return
     now = utcnow()
     session.execute(
         insert(table(SerialTransaction)),

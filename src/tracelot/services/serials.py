@@ -48,6 +48,8 @@ def mint(
     session: Session, variant: Variant, numbers: Sequence[str], path: str = "serial_numbers"
 ) -> list[int]:
     """Create new serials (status pending) for the variant; all or none."""
+    if not numbers:
+        return []
     numbers = rules.validate(list(numbers), path)
     taken: list[str] = []
     for part in chunks(numbers):
