@@ -1045,16 +1045,7 @@ def link_serials(session: Session, mo_id: int, numbers: list[str], actor: str) -
 def unlink_serials(session: Session, mo_id: int, ids: list[int], actor: str) -> None:
     """Undo minting on an MO, for serials not produced yet."""
     get(session, ManufacturingOrder, mo_id, "Manufacturing order", path="resource_id")
-    pending = {s.id for s in minted_serials(session, mo_id)}
-    bad = [i for i in ids if i not in pending]
-    if bad:
-        raise errors.refuse(
-            errors.MISSING,
-            f"Serial number id {bad[0]} is not minted on "
-            f"manufacturing order {mo_id}, or was produced already.",
-            path="ids",
-        )
-    serials.drop_minted(session, MO, mo_id, ids)
+    serials.unmint(session, MO, mo_id, ids, f"manufacturing order {mo_id}")
 
 
 def _drop_links(session: Session, rtype: str, rid: int, ids: list[int]) -> None:

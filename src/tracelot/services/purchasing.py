@@ -484,16 +484,7 @@ def link_serials(session: Session, row_id: int, numbers: list[str], actor: str) 
 
 def unlink_serials(session: Session, row_id: int, ids: list[int], actor: str) -> None:
     get(session, PurchaseOrderRow, row_id, "Purchase order row", path="resource_id")
-    pending = {s.id for s in minted_serials(session, row_id)}
-    bad = [i for i in ids if i not in pending]
-    if bad:
-        raise errors.refuse(
-            errors.MISSING,
-            f"Serial number id {bad[0]} is not minted on "
-            f"purchase order row {row_id}, or was received already.",
-            path="ids",
-        )
-    serials.drop_minted(session, ROW, row_id, ids)
+    serials.unmint(session, ROW, row_id, ids, f"purchase order row {row_id}")
 
 
 serials.register(ROW, link_serials, unlink_serials)

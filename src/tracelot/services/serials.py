@@ -135,6 +135,21 @@ def minted_on(session: Session, resource_type: str, resource_id: int) -> list[Se
     )
 
 
+def unmint(
+    session: Session, resource_type: str, resource_id: int, ids: list[int], label: str
+) -> None:
+    """Undo minting on a row for serials that have not reached stock; others are refused."""
+    pending = {s.id for s in minted_on(session, resource_type, resource_id)}
+    bad = [i for i in ids if i not in pending]
+    if bad:
+        raise errors.refuse(
+            errors.MISSING,
+            f"Serial number id {bad[0]} is not minted on {label}, or has reached stock already.",
+            path="ids",
+        )
+    drop_minted(session, resource_type, resource_id, ids)
+
+
 def drop_minted(session: Session, resource_type: str, resource_id: int, ids: list[int]) -> None:
     """Minted serials that never reached stock are removed with their links."""
     if not ids:
