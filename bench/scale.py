@@ -315,9 +315,9 @@ class Measure:
             )
             add(
                 "recall report (100k serials)",
-                "/v1/trace",
-                [{"batch_id": batch_id(self.plan, 0, 0), "direction": "forward"}] * 3,
-                "(stand-in: forward trace of the common lot)",
+                "/v1/recall",
+                [{"batch_id": batch_id(self.plan, 0, 0)}] * 3,
+                "(JSON report of the common lot)",
             )
             pages = max(1, self.plan.orders // 50)
             add(
