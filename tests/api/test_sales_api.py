@@ -355,3 +355,38 @@ def test_an_order_with_a_store_order_id_is_created_once(client):
     }
     assert ok(client.post("/v1/sales_orders", json=body))["ecommerce_order_id"] == "991"
     refused(client.post("/v1/sales_orders", json=body), "DUPLICATE")
+
+
+def test_a_batch_picked_for_one_order_is_held_from_the_next(client):
+    """SPEC §3: batch rows pick the way serials do — what another order holds is not free."""
+    loc, vid, cust = setup(client, "batch", "BN-9")
+    b10, b20 = _batches(client, loc, vid, [10, 20])  # 4 units each
+    _, first = new_order(client, cust, vid, 3)
+    ok(
+        client.patch(
+            f"/v1/sales_order_rows/{first}",
+            json={"batch_transactions": [{"batch_id": b10, "quantity": 3}]},
+        )
+    )
+    _, second = new_order(client, cust, vid, 3)
+    prop = ok(client.get(f"/v1/sales_order_rows/{second}/batch_proposal"))
+    assert [(p["batch_id"], p["quantity"]) for p in prop["data"]] == [(b10, "1"), (b20, "2")]
+    body = refused(
+        client.patch(
+            f"/v1/sales_order_rows/{second}",
+            json={"batch_transactions": [{"batch_id": b10, "quantity": 2}]},
+        ),
+        "NOT_IN_STOCK",
+    )
+    assert "picked for other orders" in body["message"]
+    ok(
+        client.patch(
+            f"/v1/sales_order_rows/{second}",
+            json={
+                "batch_transactions": [
+                    {"batch_id": b10, "quantity": 1},
+                    {"batch_id": b20, "quantity": 2},
+                ]
+            },
+        )
+    )

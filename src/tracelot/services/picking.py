@@ -199,6 +199,12 @@ def row_proposal(
         )
     ship = sales.shipping(session, [row])[row.id]
     need = quantity if quantity is not None else row.quantity - ship.shipped
+    loc = sales.row_location(session, row)
     return propose_batches(
-        session, row.variant_id, sales.row_location(session, row), need, allow_expired=allow_expired
+        session,
+        row.variant_id,
+        loc,
+        need,
+        allow_expired=allow_expired,
+        exclude=sales.batches_held_elsewhere(session, row.variant_id, loc, row.id),
     )

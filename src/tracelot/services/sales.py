@@ -24,9 +24,11 @@ from sqlalchemy.orm import Session
 
 from tracelot.db.base import utcnow
 from tracelot.db.models import (
+    Batch,
     BatchPick,
     Customer,
     Location,
+    Movement,
     OrderImport,
     SalesOrder,
     SalesOrderFulfillment,
@@ -34,6 +36,7 @@ from tracelot.db.models import (
     SalesOrderRow,
     Serial,
     SerialTransaction,
+    Stock,
     Variant,
 )
 from tracelot.domain import errors
@@ -905,6 +908,7 @@ def set_batch_picks(
             f"{sum(wanted.values())} but the row's quantity is {row.quantity}.",
             path=path,
         )
+    _check_free(session, row, wanted, path)
     session.execute(
         delete(BatchPick).where(BatchPick.resource_type == ROW, BatchPick.resource_id == row.id)
     )
@@ -913,6 +917,100 @@ def set_batch_picks(
     session.flush()
     refresh(session, order)
     webhooks.emit(session, "batch.updated", "sales_order_row", row.id, order.tracing_status)
+
+
+def batches_held_elsewhere(
+    session: Session, variant_id: int, location_id: int, row_id: int
+) -> dict[int, Decimal]:
+    """Per batch at the place: what other open sales rows picked and have not shipped.
+
+    Batch picks hold stock the way serial holds do (SPEC §3), so neither the FEFO
+    proposal nor another row may take it. Two grouped queries, whatever the count.
+    """
+    place = func.coalesce(SalesOrderRow.location_id, SalesOrder.location_id)
+    picks = session.execute(
+        select(BatchPick.resource_id, BatchPick.batch_id, BatchPick.quantity)
+        .join(SalesOrderRow, SalesOrderRow.id == BatchPick.resource_id)
+        .join(SalesOrder, SalesOrder.id == SalesOrderRow.sales_order_id)
+        .where(
+            BatchPick.resource_type == ROW,
+            SalesOrderRow.variant_id == variant_id,
+            SalesOrderRow.id != row_id,
+            SalesOrderRow.deleted_at.is_(None),
+            SalesOrder.deleted_at.is_(None),
+            place == location_id,
+        )
+    ).all()
+    if not picks:
+        return {}
+    shipped = {
+        (r, b): -Decimal(q)
+        for r, b, q in session.execute(
+            select(
+                SalesOrderFulfillmentRow.sales_order_row_id,
+                Movement.batch_id,
+                func.sum(Movement.quantity),
+            )
+            .join(
+                Movement,
+                (Movement.resource_type == FROW)
+                & (Movement.resource_id == SalesOrderFulfillmentRow.id),
+            )
+            .where(SalesOrderFulfillmentRow.sales_order_row_id.in_({p[0] for p in picks}))
+            .group_by(SalesOrderFulfillmentRow.sales_order_row_id, Movement.batch_id)
+        )
+    }
+    held: dict[int, Decimal] = defaultdict(Decimal)
+    for rid, bid, qty in picks:
+        if bid is not None:
+            held[bid] += max(Decimal(0), Decimal(qty) - shipped.get((rid, bid), Decimal(0)))
+    return dict(held)
+
+
+def _check_free(
+    session: Session, row: SalesOrderRow, wanted: dict[int, Decimal], path: str
+) -> None:
+    """Refuse picks beyond what is on hand at the row's place and held by no other row."""
+    loc = row_location(session, row)
+    held = batches_held_elsewhere(session, row.variant_id, loc, row.id)
+    on_hand = dict(
+        session.execute(
+            select(Stock.batch_id, func.sum(Stock.quantity))
+            .where(
+                Stock.variant_id == row.variant_id,
+                Stock.location_id == loc,
+                Stock.batch_id.in_(list(wanted)),
+            )
+            .group_by(Stock.batch_id)
+        ).all()
+    )
+    own_shipped = {
+        b: -Decimal(q)
+        for b, q in session.execute(
+            select(Movement.batch_id, func.sum(Movement.quantity))
+            .join(
+                SalesOrderFulfillmentRow,
+                (Movement.resource_type == FROW)
+                & (Movement.resource_id == SalesOrderFulfillmentRow.id),
+            )
+            .where(SalesOrderFulfillmentRow.sales_order_row_id == row.id)
+            .group_by(Movement.batch_id)
+        )
+        if b is not None
+    }
+    for bid, qty in wanted.items():
+        free = Decimal(on_hand.get(bid) or 0) - held.get(bid, Decimal(0))
+        if qty - own_shipped.get(bid, Decimal(0)) > free:
+            number = session.scalar(select(Batch.batch_number).where(Batch.id == bid))
+            raise errors.refuse(
+                errors.NOT_IN_STOCK,
+                f"Only {max(free, Decimal(0)).normalize():f} of batch '{number}' are free here "
+                f"({Decimal(on_hand.get(bid) or 0).normalize():f} on hand, "
+                f"{held.get(bid, Decimal(0)).normalize():f} picked for other orders): "
+                "pick less or another batch.",
+                path=path,
+                batch_id=bid,
+            )
 
 
 def check_batch(batch: Any, allow_expired: bool, path: str) -> None:
