@@ -397,3 +397,23 @@ def test_deleting_a_production_whose_output_left_stock_is_refused(sessions):
         manufacturing.delete_production(s, s.get(Production, prod_id), "t")
     assert exc.value.code == "IN_USE"
     assert "OUT-1" in exc.value.message
+
+
+def test_named_batches_that_do_not_cover_the_need_are_refused_in_the_service(sessions):
+    """Whatever the entry point: named quantities are what is taken, never topped up."""
+    w = World(sessions).setup()
+    p = _plant(w)
+    mo = _mo(w, p["product"], 2)
+    err = _refused(
+        w,
+        {
+            "manufacturing_order_id": mo,
+            "completed_quantity": 2,
+            "traceability": [
+                {"batch_id": p["EARLY"], "quantity": 1},
+                *[{"serial_number_id": p[f"B-{i}"]} for i in (1, 2)],
+            ],
+        },
+        "QUANTITY_MISMATCH",
+    )
+    assert "add up to 1 but the production needs 4" in err.message

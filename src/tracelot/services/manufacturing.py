@@ -560,6 +560,7 @@ def _ingredient_changes(
         return [ledger.Change(variant.id, mo.location_id, -need, serial_ids=ids)]
     if tracking == "batch":
         strict = bool(mine["b"])
+        _check_named_batches(variant, mine["b"], need, path)
         picks = (
             [(bid, q or need) for bid, q in mine["b"]]
             if strict
@@ -586,6 +587,26 @@ def _ingredient_changes(
         return [ledger.Change(variant.id, mo.location_id, -q, bid) for bid, q in plan]
     c.batches = [(None, need)]
     return [ledger.Change(variant.id, mo.location_id, -need)]
+
+
+def _check_named_batches(
+    variant: Variant, named: list[tuple[int, Decimal]], need: Decimal, path: str
+) -> None:
+    """Batches named with quantities are what is taken: they must cover the need exactly.
+
+    (Named without quantities, or not named at all, the rest comes first-expired-first-out.)
+    """
+    if not named or any(q <= 0 for _, q in named):
+        return
+    took = sum((q for _, q in named), Decimal(0))
+    if took != need:
+        raise errors.refuse(
+            errors.QUANTITY_MISMATCH,
+            f"The batches chosen for {variant.sku} add up to {_fmt(took)} but the "
+            f"production needs {_fmt(need)}: make them equal, or name none to take the "
+            "first-expiring batches.",
+            path=f"{path}.batch_transactions",
+        )
 
 
 def _ingredient_serials(

@@ -38,7 +38,6 @@ from tracelot.web.deps import Db, User, explain, form_date, signed_in_router, wr
 from tracelot.web.paging import paged, url_maker
 from tracelot.web.render import HOLDER_PAGES
 from tracelot.web.render import page as render
-from tracelot.web.render import qty as qty_text
 
 router = signed_in_router()
 HOLDER_PAGES[manufacturing.RECIPE_ROW] = lambda row_id: f"/make/rows/{row_id}"
@@ -216,7 +215,6 @@ def _production(s: Session, mo_id: int, form: FormData) -> dict[str, Any]:
         return data
     for row in manufacturing.recipe_rows(s, mo.id):
         picks = _batch_picks(form, row.id)
-        _check_takes(s, row, picks, data["completed_quantity"])
         ids = [int(str(i)) for i in form.getlist(f"serial_{row.id}") if str(i).isdigit()]
         if picks or ids:
             data["ingredients"].append({"batch_transactions": picks, "serial_numbers": ids})
@@ -240,27 +238,6 @@ def _production(s: Session, mo_id: int, form: FormData) -> dict[str, Any]:
             "expiration_date": form_date(str(form.get("expiration_date") or ""), "expiration_date"),
         }
     return data
-
-
-def _check_takes(
-    s: Session, row: ManufacturingOrderRecipeRow, picks: list[dict[str, Any]], qty: str
-) -> None:
-    """What the user typed is what is taken: the batch quantities must cover the need
-    exactly (the service would top a short choice up with FEFO batches silently)."""
-    try:
-        need = row.planned_quantity_per_unit * Decimal(qty)
-    except InvalidOperation:
-        return  # the service refuses the quantity itself
-    took = sum((p["quantity"] for p in picks), Decimal(0))
-    if picks and took != need:
-        sku = s.scalar(select(Variant.sku).where(Variant.id == row.variant_id))
-        raise errors.refuse(
-            errors.QUANTITY_MISMATCH,
-            f"The batches chosen for {sku} add up to {qty_text(took)} but the production "
-            f"needs {qty_text(need)}: make them equal, or clear them all to take the "
-            "first-expiring batches.",
-            path="batch_transactions",
-        )
 
 
 def _batch_picks(form: FormData, row_id: int) -> list[dict[str, Any]]:
