@@ -180,3 +180,26 @@ def test_requests_without_a_valid_token_are_refused(app):
         r = anonymous.get("/v1/products", headers={"Authorization": "Bearer nope"})
         assert r.status_code == 401
         assert anonymous.get("/openapi.json").json()["info"]["title"] == "tracelot"
+
+
+def test_a_change_is_committed_before_its_response_is_sent():
+    """Over a real socket: a commit that fails must not have answered 200 already."""
+    import httpx
+    from sqlalchemy import event
+
+    from support.live_server import live_server
+
+    def fail(session):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the database refused the commit")
+
+    with live_server() as srv:
+        auth = {"Authorization": f"Bearer {srv.token}"}
+        sessions = srv.app.state.sessions  # type: ignore[attr-defined]
+        event.listen(sessions, "before_commit", fail)
+        try:
+            r = httpx.post(f"{srv.base_url}/v1/locations", json={"name": "Never"}, headers=auth)
+        finally:
+            event.remove(sessions, "before_commit", fail)
+        assert r.status_code == 500
+        listed = httpx.get(f"{srv.base_url}/v1/locations", headers=auth).json()
+        assert listed == {"data": []}

@@ -36,7 +36,9 @@ def get_caller(request: Request) -> Caller:
     return Caller(getattr(request.state, "caller", "api"))
 
 
-Db = Annotated[Session, Depends(get_session)]
+# scope="function": the transaction commits before the response is sent, so a client
+# never sees 200 for a change that then fails to commit, nor reads ahead of it.
+Db = Annotated[Session, Depends(get_session, scope="function")]
 Who = Annotated[Caller, Depends(get_caller)]
 
 COMMON_FILTERS = {

@@ -30,7 +30,9 @@ def read_session(request: Request) -> Any:
         yield session
 
 
-Db = Annotated[Session, Depends(read_session)]
+# Closed before the response is sent (scope="function"): on SQLite an open transaction
+# holds the write lock, so it must not outlive the handler.
+Db = Annotated[Session, Depends(read_session, scope="function")]
 
 
 def write[T](
