@@ -5,21 +5,22 @@
 Builds the database with ``bench.scale_load`` (set-based), then times each
 query kind through the service functions in this process, and the endpoints
 through a real uvicorn server (one worker) whose peak RSS is read from /proc.
-Where a capability is not built yet, a stand-in query is timed and its row
-says so ("stand-in"). Bounded: a fixed number of samples per kind.
+The web pages a packer uses (the Sell list, the serial picker) are timed
+over HTTP too, signed in as a browser is. Bounded: a fixed number of samples per kind.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select, text
 
 import tracelot.db.models  # noqa: F401
 from bench.common import (
@@ -183,79 +184,41 @@ class Measure:
         ]
 
     def _recall(self) -> Row:
-        common = batch_id(self.plan, 0, 0)  # reaches every batch and the FINAL serials
-        try:
-            from tracelot.services import recall  # type: ignore[attr-defined]
+        from tracelot.services import recall
 
-            fn, note = (lambda db, b: recall.report(db, batch_ids=[b])), "recall.report"
-        except (ImportError, AttributeError):
-            fn, note = (
-                (lambda db, b: tracing.trace(db, [tracing.Node(batch_id=b)], "forward")),
-                "stand-in: tracing.trace forward (no recall service yet)",
-            )
+        common = batch_id(self.plan, 0, 0)  # reaches every batch and the FINAL serials
         return Row(
             "recall report (100k serials)",
             "services",
-            timed_calls(self.in_tx(fn), [common] * 3),
-            f"{note}; lot reaches {self.plan.final_serials:,} serials",
+            timed_calls(self.in_tx(lambda db, b: recall.report(db, batch_ids=[b])), [common] * 3),
+            f"recall.report; lot reaches {self.plan.final_serials:,} serials",
         )
 
     def _picker(self) -> Row:
         """Prefix searches (the number minus its last two digits) among a variant's serials."""
-        row_id, variant, loc = self._open_row()
-        with transaction(self.sessions) as db:
-            numbers = list(
-                db.scalars(
-                    select(Serial.serial_number).where(
-                        Serial.variant_id == variant, Serial.status == "in_stock"
-                    )
-                )
-            )
-        prefixes = [self.rnd.choice(numbers)[:-2] for _ in range(self.samples)]
-        if row_id is not None:
-            from tracelot.db.models import SalesOrderRow
-            from tracelot.services import picking
+        from tracelot.db.models import SalesOrderRow
+        from tracelot.services import picking
 
-            note = "picking.serial_picker (prefix search, 50 a page)"
+        row_id, _variant, _loc = self._open_row()
 
-            def search(db: Any, prefix: str) -> Any:
-                return picking.serial_picker(db, db.get(SalesOrderRow, row_id), q=prefix)
-        else:
-            note = "stand-in: indexed query (variant, location, in_stock, prefix) LIMIT 50"
-
-            def search(db: Any, prefix: str) -> Any:
-                return db.execute(
-                    select(Serial.id)
-                    .where(
-                        Serial.variant_id == variant,
-                        Serial.location_id == loc,
-                        Serial.status == "in_stock",
-                        Serial.holder_type.is_(None),
-                        Serial.serial_number.startswith(prefix),
-                    )
-                    .order_by(Serial.serial_number)
-                    .limit(50)
-                ).all()
+        def search(db: Any, prefix: str) -> Any:
+            return picking.serial_picker(db, db.get(SalesOrderRow, row_id), q=prefix)
 
         return Row(
-            "serial picker search", "services", timed_calls(self.in_tx(search), prefixes), note
+            "serial picker search",
+            "services",
+            timed_calls(self.in_tx(search), self._prefixes()),
+            f"picking.serial_picker (prefix search, 50 a page; {self._free():,} free serials)",
         )
 
-    def _open_row(self) -> tuple[int | None, int, int]:
-        """An open sales row of a serial variant (the picker needs one), its variant, place."""
+    def _open_row(self) -> tuple[int, int, int]:
+        """The newest open sales row of a serial variant with free serials, its variant and
+        location (the picker needs a row)."""
+        from tracelot.db.models import SalesOrder, SalesOrderRow
+
         with transaction(self.sessions) as db:
-            variant, loc = db.execute(
-                select(Serial.variant_id, Serial.location_id)
-                .where(Serial.status == "in_stock")
-                .order_by(Serial.id.desc())
-                .limit(1)
-            ).one()
-            try:
-                from tracelot.db.models import SalesOrder, SalesOrderRow
-            except ImportError:
-                return None, variant, loc
             row = db.execute(
-                select(SalesOrderRow.id, SalesOrderRow.variant_id)
+                select(SalesOrderRow.id, SalesOrderRow.variant_id, SalesOrder.location_id)
                 .join(SalesOrder, SalesOrder.id == SalesOrderRow.sales_order_id)
                 .where(
                     SalesOrder.status == "NOT_SHIPPED",
@@ -265,8 +228,25 @@ class Measure:
                 )
                 .order_by(SalesOrderRow.id.desc())
                 .limit(1)
-            ).first()
-            return (row.id, row.variant_id, loc) if row else (None, variant, loc)
+            ).one()
+            return row.id, row.variant_id, row.location_id
+
+    def _free(self) -> int:
+        """How many serials the picker chooses from (in stock at the row's location)."""
+        _row, variant, loc = self._open_row()
+        with transaction(self.sessions) as db:
+            return int(
+                db.scalar(
+                    select(func.count())
+                    .select_from(Serial)
+                    .where(
+                        Serial.variant_id == variant,
+                        Serial.location_id == loc,
+                        Serial.status == "in_stock",
+                    )
+                )
+                or 0
+            )
 
     def http(self, base: str, token: str, pid: int) -> list[Row]:
         rows: list[Row] = []
@@ -334,7 +314,74 @@ class Measure:
                 [{"limit": 50, "tracing_status": "missing"}] * max(10, self.samples // 4),
             )
             add("tracing issues", "/v1/tracing_issues", [{}] * 10)
+        rows += self.web(base)
         return rows
+
+    def web(self, base: str) -> list[Row]:
+        """The pages a packer uses, over HTTP as the browser asks for them (signed in):
+        the Sell list page (HTML) and the serial picker's JSON, opened unfiltered and
+        searched by prefix, on a row whose variant has the most free serials."""
+        row_id, _variant, _loc = self._open_row()
+        free = self._free()
+        with httpx.Client(base_url=base, timeout=300, follow_redirects=False) as web:
+            _sign_in(web, *self._web_user())
+            pages = max(1, self.plan.orders // 50)
+            plain = [{"page": self.rnd.randint(1, min(pages, 20))} for _ in range(self.samples)]
+            kinds: list[tuple[str, str, list[dict[str, Any]]]] = [
+                ("sell list page", "/sell", plain),
+                ("sell list page, tracing missing", "/sell", [{"tracing": "missing"}] * 20),
+            ]
+            picker = f"/sell/rows/{row_id}/serials"
+            kinds += [
+                ("serial picker search", picker, [{}] * max(10, self.samples // 4)),
+                ("serial picker search", picker, [{"q": p} for p in self._prefixes()]),
+            ]
+            rows = []
+            for kind, path, params in kinds:
+
+                def get(p: dict[str, Any], path: str = path) -> Any:
+                    r = web.get(path, params=p)
+                    r.raise_for_status()
+                    return r
+
+                note = f"GET {path}" + (" ?q=prefix" if params[0].get("q") else "")
+                if "serials" in path:
+                    note += f" ({free:,} free serials)"
+                rows.append(Row(kind, "web http", timed_calls(get, params), note))
+        return rows
+
+    def _web_user(self) -> tuple[str, str]:
+        from tracelot.services import users
+
+        with transaction(self.sessions) as db:
+            users.create_user(db, "bench", "bench-password")
+        return "bench", "bench-password"
+
+    def _prefixes(self) -> list[str]:
+        """Serial numbers of the picker's variant, cut to a prefix (the last 2 digits off)."""
+        _row, variant, _loc = self._open_row()
+        with transaction(self.sessions) as db:
+            numbers = list(
+                db.scalars(
+                    select(Serial.serial_number)
+                    .where(Serial.variant_id == variant, Serial.status == "in_stock")
+                    .limit(10_000)
+                )
+            )
+        return [self.rnd.choice(numbers)[:-2] for _ in range(self.samples)]
+
+
+def _sign_in(web: httpx.Client, username: str, password: str) -> None:
+    """Sign in as a browser does: the form's CSRF token, then the session cookie."""
+    form = web.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    if token is None:
+        raise RuntimeError("the sign-in form has no csrf_token")
+    r = web.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token[1]}
+    )
+    if r.status_code != 303:
+        raise RuntimeError(f"sign-in failed: {r.status_code}")
 
 
 def run_one(url: str, plan: Plan, samples: int) -> ScaleRun:

@@ -31,7 +31,7 @@ from bench.common import console
 from tracelot.db.engine import make_sessionmaker, transaction
 from tracelot.services import catalog
 
-SERIAL_VARIANTS = 10
+SERIAL_VARIANTS = 5  # FINAL + 4 others: at scale 1 each other variant has 125,000 in stock
 FILLER_VARIANTS = 50
 LEVELS = 5
 TS = "2025-01-01 00:00:00"
