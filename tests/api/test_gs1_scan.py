@@ -9,7 +9,7 @@ from tracelot.standards import gs1
 GTIN13 = "9506000134352"
 
 
-def _batch_world(client):  # type: ignore[no-untyped-def]
+def _batch_world(client, number="ABC123"):  # type: ignore[no-untyped-def]
     loc = client.post("/v1/locations", json={"name": "Main"}).json()["id"]
     product = client.post(
         "/v1/products",
@@ -29,7 +29,7 @@ def _batch_world(client):  # type: ignore[no-untyped-def]
                     "variant_id": vid,
                     "quantity": 4,
                     "batch_transactions": [
-                        {"batch_number": "ABC123", "expiration_date": "2030-12-31", "quantity": 4}
+                        {"batch_number": number, "expiration_date": "2030-12-31", "quantity": 4}
                     ],
                 }
             ],
@@ -70,6 +70,34 @@ def test_a_batch_field_that_swallowed_the_expiry_is_a_warning_not_a_match(client
     assert len(body["warnings"]) == 1
     assert "(10)" in body["warnings"][0] and "(17)301231" in body["warnings"][0]
     assert "separator" in body["warnings"][0]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "(01)09506000134352(17)301231(10)X17301231",
+        "https://id.gs1.org/01/09506000134352/10/X17301231?17=301231",
+        "]d201095060001343521730123110X17301231\x1d",
+        "]d2010950600013435210X17301231\x1d17301231",
+        "]d2010950600013435210X17301231<GS>17301231",
+    ],
+)
+def test_a_batch_that_looks_like_element_strings_is_matched_when_the_scan_delimits_it(client, raw):
+    vid, batch_id = _batch_world(client, "X17301231")
+    body = client.post("/v1/scan", json={"scan": raw}).json()
+    assert body["warnings"] == []
+    assert (body["batch_number"], body["variant"]["id"]) == ("X17301231", vid)
+    assert body["batch"]["id"] == batch_id
+
+
+def test_an_unterminated_raw_batch_that_looks_like_element_strings_still_warns():
+    s = gs1.interpret("]d2010950600013435210X17301231")
+    assert len(s.warnings) == 1 and "(17)301231" in s.warnings[0]
+
+
+def test_a_serial_ending_a_raw_scan_after_a_separated_batch_is_the_one_checked():
+    s = gs1.interpret("]d2010950600013435210X17301231\x1d21SN5")
+    assert (s.batch_number, s.serial_number, s.warnings) == ("X17301231", "SN5", [])
 
 
 def test_a_scan_that_is_not_gs1_is_refused_with_how_to_fix(client):

@@ -3,9 +3,12 @@
 ``interpret`` accepts every form a scanner or a person produces (symbology
 identifier with FNC1/GS separators, the bracketed human-readable form, a
 Digital Link URI, or a bare GTIN) and returns the GTIN, batch, serial and
-expiry it carries. A variable-length field (batch, serial) that ends a scan
-but itself contains more application identifiers almost always means a
-missing separator: we report that as a warning instead of trusting the value.
+expiry it carries. In a raw scan (element strings with FNC1/GS separators) a
+variable-length field (batch, serial) that ends the scan with no separator
+after it, and whose content itself reads as more element strings, almost
+always means a missing separator: we report that as a warning instead of
+trusting the value. The bracketed form, a Digital Link URI and a field
+followed by a separator delimit every value, so there is nothing to doubt.
 Pure functions, no database: lookups live in the scan route.
 """
 
@@ -54,35 +57,42 @@ def gtin_forms(value: str) -> list[str]:
 
 def interpret(raw: str) -> Scan:
     scan = Scan(raw=raw)
-    text = raw.strip().replace("<GS>", GS).replace("{GS}", GS)
-    elements = _elements(text, scan)
-    if elements is None:
+    # Only blanks are trimmed here: a trailing GS is a separator that closes the last field.
+    text = raw.strip(" \t\r\n").replace("<GS>", GS).replace("{GS}", GS)
+    found = _elements(text, scan)
+    if found is None:
         return scan
+    elements, open_end = found
     scan.element_strings = elements
     scan.gtin = gtin14(elements.get("01") or elements.get("02"))
     scan.batch_number = elements.get("10")
     scan.serial_number = elements.get("21")
     scan.expiration_date = _yymmdd(elements.get("17"))
-    scan.warnings += [
-        w for ai in VARIABLE_AIS if ai in elements for w in _swallow_warning(ai, elements[ai])
-    ]
+    if open_end is not None:
+        scan.warnings += _swallow_warning(open_end, elements[open_end])
     return scan
 
 
-def _elements(text: str, scan: Scan) -> dict[str, str] | None:
+def _elements(text: str, scan: Scan) -> tuple[dict[str, str], str | None] | None:
+    """The scan's element strings, and the AI of a variable-length field that ends a raw
+    scan with no separator after it (the only field that can have swallowed others)."""
     try:
         if text.startswith("("):
             message = GS1Message.parse_hri(text)
-            return {e.ai.ai: e.value for e in message.element_strings}
-        result = parse(text)
+            return {e.ai.ai: e.value for e in message.element_strings}, None
+        result = parse(text.strip())
     except ParseError as exc:
         scan.error = str(exc)
         return None
-    found = result.gs1_message or result.gs1_digital_link_uri
-    if found is not None:
-        return {e.ai.ai: e.value for e in found.element_strings}
+    if result.gs1_message is not None:
+        strings = result.gs1_message.element_strings
+        last = strings[-1].ai.ai if strings else None
+        open_end = last if last in VARIABLE_AIS and not text.endswith(GS) else None
+        return {e.ai.ai: e.value for e in strings}, open_end
+    if result.gs1_digital_link_uri is not None:
+        return {e.ai.ai: e.value for e in result.gs1_digital_link_uri.element_strings}, None
     if result.gtin is not None:
-        return {"01": result.gtin.as_gtin_14()}
+        return {"01": result.gtin.as_gtin_14()}, None
     scan.error = (
         "Not a GS1 barcode: expected element strings such as "
         "(01)09506000134352(10)ABC123, a Digital Link URI or a GTIN."
