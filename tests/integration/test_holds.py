@@ -134,6 +134,8 @@ def test_a_held_lot_cannot_be_consumed_by_a_manufacturing_order(sessions):
         before = ledger_snapshot(s)
     with pytest.raises(errors.TracelotError) as exc:
         _produce(w, sc.board, "SUB-9", sc.resin, [{"batch_id": sc.other_lot, "quantity": 2}], 2)
-    assert exc.value.code == errors.ON_HOLD and "SUP-LOT-8" in exc.value.message
+    assert exc.value.code == errors.ON_HOLD
+    assert "SUP-LOT-8" in exc.value.message
+    assert "RECALLED: supplier recall" in exc.value.message
     with w.tx() as s:
         assert ledger_snapshot(s) == before
