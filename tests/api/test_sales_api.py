@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
+
 from support.world import check_ledger, ledger_snapshot
 from tracelot.db.engine import transaction
 from tracelot.services import holds
@@ -390,3 +392,49 @@ def test_a_batch_picked_for_one_order_is_held_from_the_next(client):
             },
         )
     )
+
+
+def _fulfil_batches(client, so: int, row: int, picks: list[tuple[int, int]], key: str):  # type: ignore[no-untyped-def]
+    return client.post(
+        "/v1/sales_order_fulfillments",
+        json={
+            "sales_order_id": so,
+            "status": "DELIVERED",
+            "sales_order_fulfillment_rows": [
+                {
+                    "sales_order_row_id": row,
+                    "quantity": 2,
+                    key: [{"batch_id": b, "quantity": q} for b, q in picks],
+                }
+            ],
+        },
+    )
+
+
+@pytest.mark.parametrize("key", ["batch_transactions", "traceability"])
+@pytest.mark.parametrize(
+    ("picks", "code", "path"),
+    [
+        ([(0, 5), (1, -3)], "VALIDATION_FAILED", "[1].quantity"),
+        ([(0, 2), (1, 0)], "VALIDATION_FAILED", "[1].quantity"),
+        ([(0, 1)], "QUANTITY_MISMATCH", ""),
+        ([(0, 2), (1, 1)], "QUANTITY_MISMATCH", ""),
+    ],
+)
+def test_a_fulfilment_naming_batch_quantities_that_are_not_positive_or_miss_the_row_is_refused(
+    client, sessions, key, picks, code, path
+):
+    loc, vid, cust = setup(client, "batch", "BN-2")
+    batch_ids = _batches(client, loc, vid, [10, 20], qty=5)
+    so, row = new_order(client, cust, vid, 2)
+    with transaction(sessions) as s:
+        before = ledger_snapshot(s)
+    body = refused(
+        _fulfil_batches(client, so, row, [(batch_ids[i], q) for i, q in picks], key), code
+    )
+    detail = body["details"][0]
+    assert detail["path"] == f"sales_order_fulfillment_rows[0].{key}{path}"
+    assert body["message"] and ("above 0" in body["message"] or "cover" in body["message"])
+    with transaction(sessions) as s:
+        assert ledger_snapshot(s) == before
+    assert ok(client.get(f"/v1/sales_orders/{so}"))["status"] == "NOT_SHIPPED"

@@ -221,21 +221,14 @@ def _ship_batches(
     actor: str,
     allow_expired: bool,
 ) -> None:
-    bpath = f"{path}.batch_transactions"
-    named = (
-        [t for t in r.get("traceability") or [] if t.get("batch_id")]
-        or r.get("batch_transactions")
-        or []
-    )
+    traced = [t for t in r.get("traceability") or [] if t.get("batch_id")]
+    key = "traceability" if traced else "batch_transactions"
+    named = traced or r.get("batch_transactions") or []
+    bpath = f"{path}.{key}"
     loc = row.location_id or order.location_id
     alloc: dict[int, Decimal] = defaultdict(Decimal)
     if named:
-        for j, t in enumerate(named):
-            b = batches.of_variant(
-                session, _int(t["batch_id"]), row.variant_id, f"{bpath}[{j}].batch_id"
-            )
-            sales.check_batch(b, allow_expired, f"{bpath}[{j}].batch_id")
-            alloc[b.id] += Decimal(str(t.get("quantity") or 0))
+        alloc.update(_named_batches(session, row, named, bpath, allow_expired))
     else:
         alloc.update(_from_picks(session, row, frow.quantity))
         left = frow.quantity - sum(alloc.values(), Decimal(0))
@@ -250,7 +243,7 @@ def _ship_batches(
         raise errors.refuse(
             errors.QUANTITY_MISMATCH,
             f"Batches cover {total} of the "
-            f"{frow.quantity} to ship: name batches (batch_transactions) that "
+            f"{frow.quantity} to ship: name batches ({key}) that "
             "cover it, or receive stock first.",
             path=bpath,
         )
@@ -271,6 +264,38 @@ def _ship_batches(
     for bid in alloc:
         if shipped.get(bid, Decimal(0)) > picked.get(bid, Decimal(0)):
             sales.add_batch_pick(session, row, bid, shipped[bid] - picked.get(bid, Decimal(0)))
+
+
+def _named_batches(
+    session: Session,
+    row: SalesOrderRow,
+    named: list[dict[str, Any]],
+    bpath: str,
+    allow_expired: bool,
+) -> dict[int, Decimal]:
+    """The batches a fulfilment row names: each a batch of the row's variant, above 0."""
+    alloc: dict[int, Decimal] = defaultdict(Decimal)
+    for j, t in enumerate(named):
+        tpath = f"{bpath}[{j}]"
+        if t.get("batch_id") is None:
+            raise errors.refuse(
+                errors.VALIDATION_FAILED,
+                "Each batch shipped names a batch_id: add it, or leave the batches out "
+                "to ship the row's picks.",
+                path=f"{tpath}.batch_id",
+            )
+        qty = Decimal(str(t.get("quantity") or 0))
+        if qty <= 0:
+            raise errors.refuse(
+                errors.VALIDATION_FAILED,
+                f"Quantity {qty} of a batch is not allowed: each batch shipped needs a "
+                "quantity above 0 (leave out batches that ship nothing).",
+                path=f"{tpath}.quantity",
+            )
+        b = batches.of_variant(session, _int(t["batch_id"]), row.variant_id, f"{tpath}.batch_id")
+        sales.check_batch(b, allow_expired, f"{tpath}.batch_id")
+        alloc[b.id] += qty
+    return alloc
 
 
 def _from_picks(session: Session, row: SalesOrderRow, qty: Decimal) -> dict[int, Decimal]:
