@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import io
+import re
+from xml.etree import ElementTree
 
 import pytest
 import zxingcpp
 from PIL import Image
 
 from tracelot.standards import gs1, labels
-
-pytest.importorskip("pystrich", reason="pystrich (pure-Python DataMatrix/GS1-128) not installed")
 
 PAIRS = gs1.element_string("9506000134352", batch="ABC123", expiry=gs1._yymmdd("301231"))
 
@@ -71,7 +71,30 @@ def test_label_endpoint_formats(client):
     r = client.get(f"/v1/labels/batches/{bid}", params={"symbology": "gs1_128"})
     assert r.status_code == 200 and r.headers["content-type"] == "image/png"
     assert _decode(r.content)[0].text == "(01)09506000134352(17)301231(10)ABC123"
-    assert client.get(f"/v1/labels/batches/{bid}", params={"format": "svg"}).text.startswith("<svg")
-    assert client.get(f"/v1/labels/batches/{bid}", params={"format": "pdf"}).content[:4] == b"%PDF"
+    for symbology in labels.SYMBOLOGIES:
+        r = client.get(
+            f"/v1/labels/batches/{bid}", params={"format": "svg", "symbology": symbology}
+        )
+        assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+        _assert_svg(r.content)
+        r = client.get(
+            f"/v1/labels/batches/{bid}", params={"format": "pdf", "symbology": symbology}
+        )
+        assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+        _assert_one_page_pdf(r.content)
     zpl = client.get(f"/v1/labels/batches/{bid}", params={"format": "zpl"}).text
     assert zpl.startswith("^XA") and "^BX" in zpl and "_10109506000134352" in zpl
+
+
+def _assert_svg(body: bytes) -> None:
+    """Well-formed XML whose root element is <svg> (in the SVG namespace or none)."""
+    root = ElementTree.fromstring(body)
+    assert root.tag in ("svg", "{http://www.w3.org/2000/svg}svg"), root.tag
+    assert len(root) > 0, "an empty drawing"
+
+
+def _assert_one_page_pdf(body: bytes) -> None:
+    """A complete PDF file (header, trailer) with exactly one page object that draws an image."""
+    assert body.startswith(b"%PDF-") and body.rstrip().endswith(b"%%EOF")
+    assert len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", body)) == 1
+    assert re.search(rb"/Type\s*/Pages\b", body) and re.search(rb"/Subtype\s*/Image\b", body)
