@@ -144,6 +144,7 @@ def test_revert_assign_deliver_on_an_imported_delivered_order(
     shot(page, "imported-order-warning")
     page.locator(".picker-open").click()
     expect(page.locator("#picker-done")).to_have_text("Revert, assign and deliver")
+    expect(page.locator("#picker-count")).to_have_text("0 of 2")  # the list has loaded
     page.locator("#picker-all").click()
     expect(page.locator("#picker-count")).to_have_text("2 of 2")
     page.once("dialog", lambda d: d.accept())
@@ -153,3 +154,67 @@ def test_revert_assign_deliver_on_an_imported_delivered_order(
     expect(page.locator("#rows .trace-ok")).to_be_visible()
     expect(page.locator("#store-note")).to_contain_text("Reverted locally")
     shot(page, "imported-order-fixed")
+
+
+def _settle(page: Any) -> None:
+    """Let the page run what it queued (two animation frames), e.g. a fetch() it awaits."""
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def test_the_picker_waits_for_its_list_and_ignores_the_list_of_a_picker_reopened_since(
+    page: Any, tx: Any
+) -> None:
+    a = _machines(tx, "SA", "09506000134383", count=4)
+    b = _machines(tx, "SB", "09506000134390", count=4)
+    with tx() as s:
+        loc = s.get(Location, a["loc"])
+        adjustments.create(
+            s,
+            {
+                "location_id": loc.id,
+                "stock_adjustment_rows": [
+                    {
+                        "variant_id": b["variant"],
+                        "quantity": 4,
+                        "serial_numbers": ["SB-101..SB-104"],
+                    }
+                ],
+            },
+            "seed",
+        )
+        order_id = sales.create_order(
+            s,
+            {
+                "customer_id": a["cust"],
+                "location_id": a["loc"],
+                "sales_order_rows": [
+                    {"variant_id": a["variant"], "quantity": 2},
+                    {"variant_id": b["variant"], "quantity": 3},
+                ],
+            },
+            "seed",
+        ).id
+    held: list[Any] = []
+    page.route(lambda url: "/serials" in url, lambda route: held.append(route))
+    page.goto(f"/sell/{order_id}")
+    with page.expect_request(lambda r: "/serials" in r.url):
+        page.locator(".picker-open").first.click()
+    expect(page.locator("#picker-status")).to_have_text("Loading…")
+    expect(page.locator("#picker-all")).to_be_disabled()
+    expect(page.locator("#picker-done")).to_be_disabled()
+    page.keyboard.press("Escape")
+    with page.expect_request(lambda r: "/serials" in r.url):
+        page.locator(".picker-open").nth(1).click()
+    _settle(page)
+    assert len(held) == 2, "both lists are still on their way"
+    held[1].continue_()
+    expect(page.locator("#picker-count")).to_have_text("0 of 3")
+    expect(page.locator("#picker-all")).to_be_enabled()
+    with page.expect_response(lambda r: "/serials" in r.url) as late:
+        held[0].continue_()  # the first picker's list arrives last
+    late.value.finished()
+    _settle(page)
+    expect(page.locator("#picker-options")).to_contain_text("SB-101")
+    expect(page.locator("#picker-options")).not_to_contain_text("SA-")
+    page.locator("#picker-all").click()
+    expect(page.locator("#picker-count")).to_have_text("3 of 3")

@@ -13,7 +13,7 @@
   if (!dlg) return;
   const $ = (id) => document.getElementById(id);
   const list = $("picker-options"), status = $("picker-status"), count = $("picker-count");
-  const scan = $("picker-scan"), filter = $("picker-filter"), done = $("picker-done");
+  const scan = $("picker-scan"), filter = $("picker-filter"), done = $("picker-done"), all = $("picker-all");
   let st = null;
 
   const say = (text, bad = false) => { status.textContent = text; status.className = "status " + (bad ? "warn" : ""); };
@@ -60,29 +60,43 @@
     return [...(document.getElementById(fill)?.querySelectorAll("input[type=hidden]") || [])];
   }
 
+  // Select-all and Done stay disabled until the list has loaded; a picker reopened while an
+  // older list is still loading ignores that older answer (each open() has its own number).
+  let opened = 0;
+  const ready = (yes) => { all.disabled = !yes; done.disabled = !yes; };
+
   async function open(btn) {
-    const d = btn.dataset;
+    const d = btn.dataset, mine = ++opened;
     st = { quantity: Number(d.quantity), delivered: !!d.delivered, selected: new Map(), extra: 0, free: [],
            source: d.source || `/sell/rows/${d.row}/serials`, save: d.save || `/sell/rows/${d.row}/serials`,
            fill: d.fill || null, name: d.name || "serial_ids" };
     $("picker-title").textContent = `Serial numbers · ${d.title}`;
     $("picker-verb").textContent = st.fill ? "chosen" : "assigned";
     done.textContent = st.delivered ? "Revert, assign and deliver" : "Done";
+    ready(false); list.replaceChildren(); count.textContent = `… of ${st.quantity}`;
     scan.value = ""; filter.value = ""; say("Loading…");
-    dlg.showModal(); scan.focus();
-    const data = await load({});
+    if (!dlg.open) dlg.showModal();
+    scan.focus();
+    let data;
+    try { data = await load({}); } catch { data = { error: "The serial numbers could not be loaded." }; }
+    if (mine !== opened) return;
     if (data.error) { say(data.error, true); return; }
     const chosen = st.fill ? chosenInputs(st.fill) : [];
     if (chosen.length) for (const i of chosen) st.selected.set(Number(i.value), i.dataset.number);
     else for (const s of data.held) st.selected.set(s.id, s.number);
     if (!st.fill) st.extra = Math.max(0, Number(d.assigned) - data.held.length);
-    st.free = data.free; render(data.free); say("");
+    st.free = data.free; render(data.free); say(""); ready(true);
   }
 
-  let timer = null;
+  let timer = null, typed = 0;
   filter.addEventListener("input", () => {
     clearTimeout(timer);
-    timer = setTimeout(async () => { const d = await load({ q: filter.value.trim() }); st.free = d.free || []; render(st.free); }, 150);
+    timer = setTimeout(async () => {
+      const mine = ++typed, at = st;
+      const d = await load({ q: filter.value.trim() });
+      if (mine !== typed || at !== st) return;  // a newer search, or the picker was reopened
+      st.free = d.free || []; render(st.free);
+    }, 150);
   });
 
   async function addScan() {
@@ -104,7 +118,7 @@
     if (ev.target === scan) addScan();
   });
 
-  $("picker-all").addEventListener("click", () => {
+  all.addEventListener("click", () => {
     for (const s of st.free) { if (assigned() >= st.quantity) break; st.selected.set(s.id, s.number); }
     render(st.free);
   });
