@@ -218,3 +218,50 @@ def test_packing_short_of_serials_takes_the_full_quantity_out_of_stock(sessions)
         assert on_hand == Decimal(2)
         assert s.get(sales.SalesOrderRow, rid).missing_serial_numbers == 2
         check_ledger(s)
+
+
+def test_a_partly_delivered_make_to_order_row_still_takes_production_output(sessions):
+    w = World(sessions).setup()
+    _, (vid,) = w.item("Made", "serial")
+    w.adjust([{"variant_id": vid, "quantity": 1, "serial_numbers": ["S-1"]}])
+    with w.tx() as s:
+        cust = catalog.save_customer(s, None, {"name": "Bo"}).id
+        order = sales.create_order(
+            s,
+            {
+                "customer_id": cust,
+                "sales_order_rows": [{"variant_id": vid, "quantity": 3, "fulfilment": "order"}],
+            },
+            "t",
+        )
+        oid, rid = order.id, sales.live_rows(s, order.id)[0].id
+        sales.link_manufacturing_order(s, rid, 9)
+        fulfillments.create(
+            s,
+            {
+                "sales_order_id": oid,
+                "status": "DELIVERED",
+                "sales_order_fulfillment_rows": [
+                    {"sales_order_row_id": rid, "quantity": 1, "serial_numbers": []}
+                ],
+            },
+            "t",
+        )
+    with w.tx() as s:
+        assert s.get(sales.SalesOrder, oid).status == "PARTIALLY_DELIVERED"
+        before = {i for i in s.scalars(select(Serial.id))}
+    w.adjust([{"variant_id": vid, "quantity": 2, "serial_numbers": ["M-1", "M-2"]}])
+    with w.tx() as s:  # stands in for the production transaction
+        made = sorted(set(s.scalars(select(Serial.id))) - before)
+        sales.assign_production_output(
+            s, rid, serial_ids=made, batch_id=None, quantity=Decimal(2), actor="t"
+        )
+    with w.tx() as s:
+        held = set(
+            s.scalars(
+                select(Serial.id).where(Serial.holder_type == sales.ROW, Serial.holder_id == rid)
+            )
+        )
+        assert held == set(made)
+        assert s.get(sales.SalesOrderRow, rid).traced_quantity == 2
+        check_ledger(s)

@@ -60,6 +60,14 @@ def test_assigning_to_a_delivered_row_is_refused_with_revert_first():
     assert e.value.code == "ORDER_DELIVERED" and "revert" in e.value.message
 
 
+def test_a_partly_delivered_row_is_still_open_to_changes():
+    partly = RowShipping(D(3), packed=D(0), delivered=D(1))
+    assert not partly.all_delivered
+    check_open(partly, "SO-1")
+    assert order_status([partly]) == "PARTIALLY_DELIVERED"
+    assert RowShipping(D(3), delivered=D(3)).all_delivered
+
+
 @pytest.mark.parametrize("qty", [D(0), D(-1)])
 def test_a_row_needs_a_positive_quantity(qty):
     with pytest.raises(errors.TracelotError):

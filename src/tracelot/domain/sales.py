@@ -33,8 +33,11 @@ class RowShipping:
 
     @property
     def all_delivered(self) -> bool:
-        """Everything shipped so far is delivered: the row is closed to changes."""
-        return self.delivered > 0 and self.packed == 0
+        """The whole row is shipped and all of it delivered: it is closed to changes.
+
+        A partly delivered row stays open: what is still to ship can be assigned.
+        """
+        return self.delivered > 0 and self.packed == 0 and self.shipped >= self.quantity
 
 
 def order_status(rows: Iterable[RowShipping], base: str = "NOT_SHIPPED") -> str:
@@ -93,7 +96,7 @@ def check_quantity(quantity: Decimal, tracking: str, path: str) -> Decimal:
 
 
 def check_open(ship: RowShipping, order_no: str, path: str = "sales_order_row_id") -> None:
-    """A row whose shipped quantity is all delivered refuses changes: revert first."""
+    """A row delivered in full refuses changes: revert first."""
     if ship.all_delivered:
         raise errors.refuse(
             errors.ORDER_DELIVERED,
