@@ -166,6 +166,7 @@ def update_order(
     session: Session, mo: ManufacturingOrder, data: dict[str, Any]
 ) -> ManufacturingOrder:
     """Header fields; the planned quantity only while nothing was produced past it."""
+    lock(session, mo)
     apply(mo, data, MO_FIELDS)
     if data.get("planned_quantity") is not None:
         planned = _positive(data["planned_quantity"], "planned_quantity")
@@ -198,6 +199,7 @@ def update_order(
 
 def delete_order(session: Session, mo: ManufacturingOrder) -> None:
     """Only an MO without productions; serials minted on it are dropped."""
+    lock(session, mo)
     if active_productions(session, mo.id):
         raise errors.refuse(
             errors.IN_USE, f"{mo.order_no} has productions: delete them first.", path="id"
@@ -214,7 +216,7 @@ def delete_order(session: Session, mo: ManufacturingOrder) -> None:
 
 def sync_linked_quantity(session: Session, mo_id: int, quantity: Decimal) -> None:
     """A make-to-order row's quantity changed: follow it while the MO has not started."""
-    mo = get(session, ManufacturingOrder, mo_id)
+    mo = lock(session, get(session, ManufacturingOrder, mo_id))
     if mo.status in ("NOT_STARTED", "BLOCKED") and mo.completed_quantity == 0:
         mo.planned_quantity = Decimal(str(quantity))
         refresh_status(session, mo)
@@ -254,6 +256,26 @@ def recipe_rows(session: Session, mo_id: int) -> list[ManufacturingOrderRecipeRo
             .order_by(ManufacturingOrderRecipeRow.id)
         )
     )
+
+
+def lock(session: Session, mo: ManufacturingOrder, path: str | None = None) -> ManufacturingOrder:
+    """Hold the MO's row lock until the transaction ends, and re-read it.
+
+    Every use case that reads an MO's quantities and writes them back takes it
+    first, so two productions (or a production and a revert) of one MO queue
+    instead of overwriting each other's ``completed_quantity``. PostgreSQL:
+    ``SELECT ... FOR UPDATE``; SQLite's single writer serialises them already.
+    """
+    session.refresh(mo, with_for_update=True)
+    if mo.deleted_at is not None:
+        if path:
+            raise errors.refuse(
+                errors.MISSING,
+                f"Manufacturing order {mo.id} has been deleted: send the id of an existing one.",
+                path=path,
+            )
+        raise errors.NotFound("Manufacturing order", mo.id)
+    return mo
 
 
 def active_productions(session: Session, mo_id: int) -> list[Production]:
@@ -327,6 +349,8 @@ def update_recipe_row(
 
 
 def delete_recipe_row(session: Session, row: ManufacturingOrderRecipeRow) -> None:
+    lock(session, get(session, ManufacturingOrder, row.manufacturing_order_id))
+    session.refresh(row)  # what productions consumed up to the lock
     if row.consumed_quantity > 0:
         raise errors.refuse(
             errors.IN_USE,
@@ -410,12 +434,16 @@ class _Consumed:
 
 def produce(session: Session, data: dict[str, Any], actor: str) -> Production:
     """Record a production: consume ingredients, make output, write genealogy."""
-    mo = get(
+    mo = lock(
         session,
-        ManufacturingOrder,
-        data.get("manufacturing_order_id"),
-        "Manufacturing order",
-        path="manufacturing_order_id",
+        get(
+            session,
+            ManufacturingOrder,
+            data.get("manufacturing_order_id"),
+            "Manufacturing order",
+            path="manufacturing_order_id",
+        ),
+        "manufacturing_order_id",
     )
     if mo.status == "DONE":
         raise errors.refuse(
@@ -823,7 +851,10 @@ def _write_genealogy(
 
 def delete_production(session: Session, prod: Production, actor: str) -> None:
     """Revert a production while its output is in stock: new movements both ways."""
-    mo = get(session, ManufacturingOrder, prod.manufacturing_order_id)
+    mo = lock(session, get(session, ManufacturingOrder, prod.manufacturing_order_id))
+    session.refresh(prod)  # a revert that got the lock first has deleted it
+    if prod.deleted_at is not None:
+        raise errors.NotFound("Production", prod.id)
     out_serials = list(
         session.scalars(
             select(SerialTransaction.serial_id).where(
@@ -1049,7 +1080,11 @@ def produced_serials(
 
 def link_serials(session: Session, mo_id: int, numbers: list[str], actor: str) -> list[int]:
     """Mint serials on an MO (link 0); production puts them in stock (+1)."""
-    mo = get(session, ManufacturingOrder, mo_id, "Manufacturing order", path="resource_id")
+    mo = lock(
+        session,
+        get(session, ManufacturingOrder, mo_id, "Manufacturing order", path="resource_id"),
+        "resource_id",
+    )
     room = int(mo.planned_quantity - mo.completed_quantity) - len(minted_serials(session, mo.id))
     return serials.mint_on(
         session,
