@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from support.world import World, check_ledger, ledger_snapshot
 from tracelot.db.models import (
@@ -13,6 +15,7 @@ from tracelot.db.models import (
     Item,
     Movement,
     PurchaseOrder,
+    PurchaseOrderRow,
     PurchaseReceipt,
     Serial,
     SerialTransaction,
@@ -237,3 +240,59 @@ def test_reverting_a_receipt_whose_units_left_stock_is_refused_naming_them(sessi
         assert name in exc.value.message
         with w.tx() as s:
             assert ledger_snapshot(s) == before
+
+
+def _while_first_is_open(sessions, engine, first, second):  # type: ignore[no-untyped-def]
+    """Run ``second`` in its own transaction while ``first``'s is open, then commit ``first``.
+
+    ``first`` commits only once ``second`` waits on a lock, so ``second`` has
+    read whatever it reads before its first wait. Returns what ``second``
+    raised (or None).
+    """
+    outcome: list[BaseException | None] = []
+
+    def run_second() -> None:
+        try:
+            with sessions() as s2, s2.begin():
+                second(s2)
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            outcome.append(exc)
+
+    with sessions() as s1:
+        s1.begin()
+        first(s1)
+        s1.flush()
+        t = threading.Thread(target=run_second)
+        t.start()
+        deadline = time.monotonic() + 20
+        with engine.connect() as watch:
+            while time.monotonic() < deadline and t.is_alive():
+                if watch.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")):
+                    break
+                time.sleep(0.05)
+        s1.commit()
+    t.join(60)
+    assert outcome, "the second transaction never finished"
+    return outcome[0]
+
+
+def test_two_receipts_of_one_row_at_once_never_receive_more_than_ordered(sessions, engine):
+    """The PO row is locked before the over-receipt check: the second receipt sees the first."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a race between two connections needs PostgreSQL; SQLite serialises writers")
+    w = World(sessions).setup()
+    _, (bolt,) = w.item("Bolt", kind="material")
+    po_id, (row,) = _po(w, [{"variant_id": bolt, "quantity": 10, "price_per_unit": 1}])
+
+    def receive_six(s):  # type: ignore[no-untyped-def]
+        purchasing.receive(s, [{"purchase_order_row_id": row, "quantity": 6}], "t")
+
+    err = _while_first_is_open(sessions, engine, receive_six, receive_six)
+    assert isinstance(err, TracelotError) and err.code == "QUANTITY_EXCEEDED", err
+    assert "received 6" in err.message
+    with w.tx() as s:
+        assert s.get(PurchaseOrderRow, row).received_quantity == 6
+        assert s.scalar(select(func.sum(Stock.quantity)).where(Stock.variant_id == bolt)) == 6
+        assert s.get(PurchaseOrder, po_id).status == "PARTIALLY_RECEIVED"
+        check_ledger(s)

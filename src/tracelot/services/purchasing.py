@@ -115,6 +115,7 @@ def update_order(session: Session, po: PurchaseOrder, data: dict[str, Any]) -> P
 
 
 def update_row(session: Session, row: PurchaseOrderRow, data: dict[str, Any]) -> PurchaseOrderRow:
+    lock(session, [row.id])
     if data.get("quantity") is not None:
         variant = get(session, Variant, row.variant_id)
         qty = _quantity(variant, data["quantity"], "quantity")
@@ -134,6 +135,7 @@ def update_row(session: Session, row: PurchaseOrderRow, data: dict[str, Any]) ->
 
 
 def delete_row(session: Session, row: PurchaseOrderRow) -> None:
+    lock(session, [row.id])
     if row.received_quantity > 0:
         raise errors.refuse(
             errors.IN_USE,
@@ -165,6 +167,37 @@ def order_rows(session: Session, po_id: int) -> list[PurchaseOrderRow]:
     )
 
 
+def lock(session: Session, row_ids: list[int]) -> None:
+    """Hold the row locks of these PO rows and of their orders until the transaction ends.
+
+    Taken before any check of what a row received, so two receipts (or a
+    receipt and a revert) of one order queue instead of both passing the
+    over-receipt check and overwriting ``received_quantity`` and the order's
+    status. Orders first, then rows, each in id order: two lockers never wait
+    for each other in a cycle. PostgreSQL: ``SELECT ... FOR UPDATE``; SQLite's
+    single writer serialises them already. Locked rows are re-read.
+    """
+    ids = sorted(set(row_ids))
+    if not ids:
+        return
+    po_ids = sorted(
+        set(
+            session.scalars(
+                select(PurchaseOrderRow.purchase_order_id).where(PurchaseOrderRow.id.in_(ids))
+            )
+        )
+    )
+    for model, keys in ((PurchaseOrder, po_ids), (PurchaseOrderRow, ids)):
+        if keys:
+            session.scalars(
+                select(model)
+                .where(model.id.in_(keys))
+                .order_by(model.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            ).all()
+
+
 def _refresh(session: Session, po: PurchaseOrder) -> None:
     """Status from what the rows received (DRAFT stays until something arrives)."""
     rows = order_rows(session, po.id)
@@ -189,6 +222,7 @@ def receive(session: Session, items: list[dict[str, Any]], actor: str) -> list[P
             "Send at least one row to receive.",
             path="purchase_order_row_id",
         )
+    lock(session, [i for i in (_int(item.get("purchase_order_row_id")) for item in items) if i])
     return [
         _receive_one(session, item, actor, f"[{i}]" if len(items) > 1 else "")
         for i, item in enumerate(items)
@@ -376,6 +410,8 @@ def _receipt_serials(
 
 def revert_receipt(session: Session, receipt: PurchaseReceipt, actor: str) -> None:
     """Take a receipt's units back out, while all of them are still in stock."""
+    lock(session, [receipt.purchase_order_row_id])
+    session.refresh(receipt)  # a revert that got the lock first has reverted it
     if receipt.reverted_at is not None:
         raise errors.NotFound("Purchase receipt", receipt.id)
     po = get(session, PurchaseOrder, receipt.purchase_order_id)
@@ -509,6 +545,14 @@ def _quantity(variant: Variant, value: Any, path: str) -> Decimal:
             path=path,
         )
     return q
+
+
+def _int(value: Any) -> int | None:
+    """An id as sent, or None when it is no id (``get`` refuses it later, naming the field)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _as_datetime(value: Any, path: str) -> datetime | None:
