@@ -111,3 +111,77 @@ def test_changing_one_items_tracking_never_touches_another(client):
     other = client.post("/v1/materials", json={"name": "Other", "variants": [{"sku": "O"}]})
     client.patch(f"/v1/products/{item['id']}", json={"batch_tracked": True})
     assert client.get(f"/v1/materials/{other.json()['id']}").json()["batch_tracked"] is False
+
+
+def _post(client, path, body):
+    r = client.post(path, json=body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_removing_serial_tracking_of_a_product_made_from_a_batch_archives_the_genealogy(client):
+    loc = _post(client, "/v1/locations", {"name": "Main"})["id"]
+    resin = _post(
+        client,
+        "/v1/materials",
+        {"name": "Resin", "batch_tracked": True, "variants": [{"sku": "RS"}]},
+    )["variants"][0]["id"]
+    gadget = _post(
+        client,
+        "/v1/products",
+        {"name": "Gadget", "serial_tracked": True, "variants": [{"sku": "GD"}]},
+    )
+    gv = gadget["variants"][0]["id"]
+    _post(
+        client,
+        "/v1/recipe_rows",
+        {"product_variant_id": gv, "ingredient_variant_id": resin, "quantity": 3},
+    )
+    _post(
+        client,
+        "/v1/stock_adjustments",
+        {
+            "location_id": loc,
+            "stock_adjustment_rows": [
+                {
+                    "variant_id": resin,
+                    "quantity": 9,
+                    "batch_transactions": [{"batch_number": "RB-1", "quantity": 9}],
+                }
+            ],
+        },
+    )
+    mo = _post(
+        client,
+        "/v1/manufacturing_orders",
+        {"variant_id": gv, "location_id": loc, "planned_quantity": 2},
+    )
+    _post(
+        client,
+        "/v1/manufacturing_order_productions",
+        {
+            "manufacturing_order_id": mo["id"],
+            "completed_quantity": 2,
+            "new_serial_numbers": ["G-1", "G-2"],
+        },
+    )
+    r = client.patch(
+        f"/v1/products/{gadget['id']}",
+        json={"serial_tracked": False, "confirm_remove_tracking": True},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["serial_tracked"] is False
+    (archive,) = client.get("/v1/tracking_archives").json()["data"]
+    lines = list(csv.DictReader(io.StringIO(client.get(archive["download_url"]).text)))
+    links = sorted(
+        (g["serial_number"], g["role"], g["linked_sku"], g["linked_batch_number"], g["quantity"])
+        for g in lines
+        if g["record"] == "genealogy"
+    )
+    assert links == [("G-1", "output", "RS", "RB-1", "3"), ("G-2", "output", "RS", "RB-1", "3")]
+    assert [g["manufacturing_order"] for g in lines if g["record"] == "production"] == [
+        mo["order_no"]
+    ]
+    assert client.get("/v1/serial_numbers_stock").json()["data"] == []
+    stocks = client.get("/v1/batch_stocks").json()["data"]
+    assert [(s["batch_number"], s["quantity_in_stock"]) for s in stocks] == [("RB-1", "3")]

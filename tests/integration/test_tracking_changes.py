@@ -10,9 +10,18 @@ import pytest
 from sqlalchemy import func, select
 
 from support.world import World, check_ledger, ledger_snapshot
-from tracelot.db.models import Batch, Item, Movement, Serial, Stock, TrackingArchive
+from tracelot.db.models import (
+    Batch,
+    Genealogy,
+    Item,
+    Movement,
+    Production,
+    Serial,
+    Stock,
+    TrackingArchive,
+)
 from tracelot.domain.errors import TracelotError
-from tracelot.services import catalog, tracking
+from tracelot.services import catalog, manufacturing, tracking
 
 
 @pytest.fixture
@@ -217,4 +226,164 @@ def test_removing_serial_tracking_archives_serials_and_their_history(w):
         assert sum(1 for r in lines if r["record"] == "serial_transaction") == 2
         assert s.scalar(select(func.count()).select_from(Serial)) == 0
         assert s.scalar(select(func.sum(Stock.quantity)).where(Stock.variant_id == v)) == 2
+        check_ledger(s)
+
+
+def _made(w):
+    """Resin (batch) -> 2 Widgets (serial, made by an MO) -> 1 Crate (batch C-1, another MO)."""
+    _, (resin,) = w.item("Resin", "batch", kind="material")
+    widget_item, (widget,) = w.item("Widget", "serial")
+    crate_item, (crate,) = w.item("Crate", "batch")
+    with w.tx() as s:
+        for product, ingredient, qty in ((widget, resin, 2), (crate, widget, 1)):
+            manufacturing.save_recipe_row(
+                s,
+                None,
+                {
+                    "product_variant_id": product,
+                    "ingredient_variant_id": ingredient,
+                    "quantity": qty,
+                },
+            )
+    w.adjust(
+        [
+            {
+                "variant_id": resin,
+                "quantity": 10,
+                "batch_transactions": [{"batch_number": "R1", "quantity": 10}],
+            }
+        ]
+    )
+    with w.tx() as s:
+        mo = manufacturing.create_order(
+            s, {"variant_id": widget, "location_id": w.location_id, "planned_quantity": 2}, "t"
+        )
+        manufacturing.produce(
+            s,
+            {
+                "manufacturing_order_id": mo.id,
+                "completed_quantity": 2,
+                "new_serial_numbers": ["W-1", "W-2"],
+            },
+            "t",
+        )
+        w1 = s.scalar(select(Serial.id).where(Serial.serial_number == "W-1"))
+        mo2 = manufacturing.create_order(
+            s, {"variant_id": crate, "location_id": w.location_id, "planned_quantity": 1}, "t"
+        )
+        manufacturing.produce(
+            s,
+            {
+                "manufacturing_order_id": mo2.id,
+                "completed_quantity": 1,
+                "batch_number": "C-1",
+                "traceability": [{"serial_number_id": w1}],
+            },
+            "t",
+        )
+    with w.tx() as s:
+        names = dict(s.execute(select(Item.name, Item.id)).all())
+        return {**names, "resin": resin, "widget": widget, "crate": crate}
+
+
+def _genealogy(s):
+    """Every genealogy row as (output variant, batch, serial, input variant, batch, serial, qty)."""
+    batch = dict(s.execute(select(Batch.id, Batch.batch_number)).all())
+    serial = dict(s.execute(select(Serial.id, Serial.serial_number)).all())
+    return sorted(
+        (
+            g.output_variant_id,
+            batch.get(g.output_batch_id),
+            serial.get(g.output_serial_id),
+            g.input_variant_id,
+            batch.get(g.input_batch_id),
+            serial.get(g.input_serial_id),
+            Decimal(g.quantity),
+        )
+        for g in s.scalars(select(Genealogy))
+    )
+
+
+def _archive_lines(s, item_id):
+    (archive,) = s.scalars(select(TrackingArchive).where(TrackingArchive.item_id == item_id))
+    return list(csv.DictReader(io.StringIO(archive.content)))
+
+
+def test_removing_serial_tracking_of_an_item_made_and_consumed_keeps_genealogy_untracked(w):
+    p = _made(w)
+    _patch(w, p["Widget"], serial_tracked=False, confirm_remove_tracking=True)
+    r, wd, c = p["resin"], p["widget"], p["crate"]
+    with w.tx() as s:
+        assert s.get(Item, p["Widget"]).tracking == "none"
+        assert s.scalar(select(func.count()).where(Serial.item_id == p["Widget"])) == 0
+        # The links stay, now naming untracked widget quantities; other items keep theirs.
+        assert _genealogy(s) == sorted(
+            [
+                (wd, None, None, r, "R1", None, Decimal(2)),
+                (wd, None, None, r, "R1", None, Decimal(2)),
+                (c, "C-1", None, wd, None, None, Decimal(1)),
+            ]
+        )
+        lines = _archive_lines(s, p["Widget"])
+        links = sorted(
+            (g["role"], g["serial_number"], g["linked_sku"], g["linked_batch_number"])
+            for g in lines
+            if g["record"] == "genealogy"
+        )
+        assert links == [
+            ("input", "W-1", "CRATE-1", "C-1"),
+            ("output", "W-1", "RESIN-1", "R1"),
+            ("output", "W-2", "RESIN-1", "R1"),
+        ]
+        assert all(g["manufacturing_order"] for g in lines if g["record"] == "genealogy")
+        assert s.scalar(select(func.sum(Stock.quantity)).where(Stock.variant_id == wd)) == 1
+        check_ledger(s)
+
+
+def test_removing_batch_tracking_of_a_consumed_material_archives_where_its_batches_went(w):
+    p = _made(w)
+    _patch(w, p["Resin"], batch_tracked=False, confirm_remove_tracking=True)
+    r, wd, c = p["resin"], p["widget"], p["crate"]
+    with w.tx() as s:
+        assert s.scalar(select(func.count()).where(Batch.variant_id == r)) == 0
+        assert _genealogy(s) == sorted(
+            [
+                (wd, None, "W-1", r, None, None, Decimal(2)),
+                (wd, None, "W-2", r, None, None, Decimal(2)),
+                (c, "C-1", None, wd, None, "W-1", Decimal(1)),
+            ]
+        )
+        links = sorted(
+            (g["role"], g["batch_number"], g["linked_serial_number"], g["quantity"])
+            for g in _archive_lines(s, p["Resin"])
+            if g["record"] == "genealogy"
+        )
+        assert links == [("input", "R1", "W-1", "2"), ("input", "R1", "W-2", "2")]
+        assert s.scalar(select(Stock.quantity).where(Stock.variant_id == r)) == 6
+        check_ledger(s)
+
+
+def test_removing_batch_tracking_of_a_produced_item_archives_its_productions(w):
+    p = _made(w)
+    with w.tx() as s:
+        before = s.scalar(select(Production.id).where(Production.batch_id.is_not(None)))
+    _patch(w, p["Crate"], batch_tracked=False, confirm_remove_tracking=True)
+    with w.tx() as s:
+        assert s.get(Production, before).batch_id is None
+        assert s.scalar(select(func.count()).where(Batch.variant_id == p["crate"])) == 0
+        lines = _archive_lines(s, p["Crate"])
+        (made,) = [g for g in lines if g["record"] == "production"]
+        assert (made["batch_number"], made["quantity"], made["resource_id"]) == (
+            "C-1",
+            "1",
+            str(before),
+        )
+        assert made["manufacturing_order"]
+        (link,) = [g for g in lines if g["record"] == "genealogy"]
+        assert (link["role"], link["batch_number"], link["linked_serial_number"]) == (
+            "output",
+            "C-1",
+            "W-1",
+        )
+        assert s.scalar(select(Serial.status).where(Serial.serial_number == "W-1")) == "consumed"
         check_ledger(s)

@@ -1,8 +1,10 @@
 """CSV of an item's tracking records and their history (export, and the removal archive).
 
 One file format serves both: a ``record`` column says what each line is
-(``batch``, ``serial``, ``batch_movement``, ``serial_transaction``), so a
-single download holds everything that removal would lose.
+(``batch``, ``serial``, ``batch_movement``, ``serial_transaction``,
+``production``, ``genealogy``), so a single download holds everything that
+removal would lose, including which batches/serials of other items the
+item's records were made from or went into.
 """
 
 from __future__ import annotations
@@ -10,15 +12,19 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from decimal import Decimal
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, aliased
 
 from tracelot.db.models import (
     Batch,
+    Genealogy,
     Item,
     Location,
+    ManufacturingOrder,
     Movement,
+    Production,
     Serial,
     SerialTransaction,
     Stock,
@@ -41,6 +47,12 @@ COLUMNS = [
     "resource_type",
     "resource_id",
     "user",
+    "manufacturing_order",
+    "role",
+    "linked_item",
+    "linked_sku",
+    "linked_batch_number",
+    "linked_serial_number",
 ]
 
 
@@ -72,12 +84,13 @@ def tracking_rows(session: Session, item: Item) -> Iterator[dict[str, object]]:
                 "quantity": quantity,
                 "date": b.batch_created_date or "",
             }
+    numbers = {b.id: b.batch_number for b in batches}
     for m in session.scalars(
         select(Movement)
         .where(Movement.variant_id.in_(variant_ids), Movement.batch_id.is_not(None))
         .order_by(Movement.id)
     ):
-        number = next((b.batch_number for b in batches if b.id == m.batch_id), "")
+        number = numbers.get(m.batch_id or 0, "")
         yield {
             **base,
             "record": "batch_movement",
@@ -121,6 +134,114 @@ def tracking_rows(session: Session, item: Item) -> Iterator[dict[str, object]]:
             "resource_id": t.resource_id,
             "user": t.user or "",
         }
+    yield from _production_rows(session, item, variant_ids, skus, numbers)
+    yield from _genealogy_rows(session, item, variant_ids)
+
+
+def _production_rows(
+    session: Session,
+    item: Item,
+    variant_ids: list[int],
+    skus: dict[int, str | None],
+    numbers: dict[int, str],
+) -> Iterator[dict[str, object]]:
+    """Productions of the item, with the batch they made (removal clears that link)."""
+    made = (
+        select(Production, ManufacturingOrder.order_no, ManufacturingOrder.variant_id)
+        .join(ManufacturingOrder, ManufacturingOrder.id == Production.manufacturing_order_id)
+        .where(ManufacturingOrder.variant_id.in_(variant_ids))
+        .order_by(Production.id)
+    )
+    for p, order_no, vid in session.execute(made):
+        yield {
+            "item": item.name,
+            "record": "production",
+            "sku": skus.get(vid),
+            "batch_number": numbers.get(p.batch_id or 0, ""),
+            "status": "deleted" if p.deleted_at else "",
+            "quantity": p.completed_quantity,
+            "date": p.completed_date,
+            "resource_type": "Production",
+            "resource_id": p.id,
+            "user": p.user,
+            "manufacturing_order": order_no,
+        }
+
+
+def _genealogy_rows(
+    session: Session, item: Item, variant_ids: list[int]
+) -> Iterator[dict[str, object]]:
+    """Genealogy links naming one of the item's batches or serials, seen from the item.
+
+    ``role`` is ``output`` when the item's record was made (``linked_*`` is an
+    input) and ``input`` when it went into something (``linked_*`` is the output).
+    A link between two of the item's own records appears once per role.
+    """
+    g = Genealogy
+    ob, ib = aliased(Batch), aliased(Batch)
+    osr, isr = aliased(Serial), aliased(Serial)
+    ov, iv = aliased(Variant), aliased(Variant)
+    oi, ii = aliased(Item), aliased(Item)
+    tracked_out = (g.output_variant_id.in_(variant_ids)) & (
+        g.output_batch_id.is_not(None) | g.output_serial_id.is_not(None)
+    )
+    tracked_in = (g.input_variant_id.in_(variant_ids)) & (
+        g.input_batch_id.is_not(None) | g.input_serial_id.is_not(None)
+    )
+    q = (
+        select(
+            g,
+            ob.batch_number.label("ob"),
+            osr.serial_number.label("os"),
+            ov.sku.label("ov"),
+            oi.name.label("oi"),
+            ib.batch_number.label("ib"),
+            isr.serial_number.label("is_"),
+            iv.sku.label("iv"),
+            ii.name.label("ii"),
+            ManufacturingOrder.order_no,
+        )
+        .outerjoin(ob, ob.id == g.output_batch_id)
+        .outerjoin(osr, osr.id == g.output_serial_id)
+        .join(ov, ov.id == g.output_variant_id)
+        .join(oi, oi.id == ov.item_id)
+        .outerjoin(ib, ib.id == g.input_batch_id)
+        .outerjoin(isr, isr.id == g.input_serial_id)
+        .join(iv, iv.id == g.input_variant_id)
+        .join(ii, ii.id == iv.item_id)
+        .outerjoin(ManufacturingOrder, ManufacturingOrder.id == g.manufacturing_order_id)
+        .where(or_(tracked_out, tracked_in))
+        .order_by(g.id)
+    )
+    for r in session.execute(q):
+        link = r.Genealogy
+        common = {
+            "item": item.name,
+            "record": "genealogy",
+            "quantity": link.quantity,
+            "date": link.created_at,
+            "resource_type": link.resource_type,
+            "resource_id": link.resource_id,
+            "manufacturing_order": r.order_no or "",
+        }
+        sides = (
+            ("output", link.output_variant_id, (r.ov, r.ob, r.os), (r.ii, r.iv, r.ib, r.is_)),
+            ("input", link.input_variant_id, (r.iv, r.ib, r.is_), (r.oi, r.ov, r.ob, r.os)),
+        )
+        for role, vid, (sku, batch, serial), (o_item, o_sku, o_batch, o_serial) in sides:
+            if vid not in variant_ids or (batch is None and serial is None):
+                continue
+            yield {
+                **common,
+                "role": role,
+                "sku": sku,
+                "batch_number": batch or "",
+                "serial_number": serial or "",
+                "linked_item": o_item,
+                "linked_sku": o_sku,
+                "linked_batch_number": o_batch or "",
+                "linked_serial_number": o_serial or "",
+            }
 
 
 def to_csv(rows: Iterator[dict[str, object]], columns: list[str] = COLUMNS) -> tuple[str, int]:
@@ -129,9 +250,16 @@ def to_csv(rows: Iterator[dict[str, object]], columns: list[str] = COLUMNS) -> t
     writer.writeheader()
     count = 0
     for row in rows:
-        writer.writerow(row)
+        writer.writerow({k: _plain(v) for k, v in row.items()})
         count += 1
     return buf.getvalue(), count
+
+
+def _plain(value: object) -> object:
+    """Decimals as written by people (``2``, ``0.5``), the same on every database."""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value else "0"
+    return value
 
 
 def tracking_csv(session: Session, item: Item) -> tuple[str, int]:

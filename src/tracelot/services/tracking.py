@@ -12,8 +12,10 @@ from tracelot.db.base import utcnow
 from tracelot.db.models import (
     Batch,
     BatchPick,
+    Genealogy,
     Item,
     Movement,
+    Production,
     Serial,
     SerialTransaction,
     Stock,
@@ -102,16 +104,41 @@ def archive(session: Session, item: Item, actor: str) -> TrackingArchive:
 
 
 def _remove_records(session: Session, item: Item, vids: list[int]) -> None:
-    """Drop batches and serials in bulk; stock folds into the unbatched row per location."""
+    """Drop batches and serials in bulk; stock folds into the unbatched row per location.
+
+    Whatever still points at them keeps its row and loses only the link, as
+    the archive (written first) has it: movements and productions forget the
+    batch, genealogy links name an untracked quantity of the variant instead
+    (as for any untracked ingredient or output), serial history and batch
+    picks go. Every statement is set-based: a fixed number whatever the item holds.
+    """
     opts = {"synchronize_session": False}
     serial_ids = select(Serial.id).where(Serial.item_id == item.id)
+    batch_ids = select(Batch.id).where(Batch.variant_id.in_(vids))
+    for column, removed in (
+        (Genealogy.output_serial_id, serial_ids),
+        (Genealogy.input_serial_id, serial_ids),
+        (Genealogy.output_batch_id, batch_ids),
+        (Genealogy.input_batch_id, batch_ids),
+    ):
+        session.execute(
+            update(Genealogy)
+            .where(column.in_(removed))
+            .values({column.key: None})
+            .execution_options(**opts)
+        )
+    session.execute(
+        update(Production)
+        .where(Production.batch_id.in_(batch_ids))
+        .values(batch_id=None)
+        .execution_options(**opts)
+    )
     session.execute(
         delete(SerialTransaction)
         .where(SerialTransaction.serial_id.in_(serial_ids))
         .execution_options(**opts)
     )
     session.execute(delete(Serial).where(Serial.item_id == item.id).execution_options(**opts))
-    batch_ids = select(Batch.id).where(Batch.variant_id.in_(vids))
     merged = (
         select(
             Stock.variant_id, Stock.location_id, literal(None), literal(0), func.sum(Stock.quantity)
