@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from jsonschema import Draft7Validator
+from sqlalchemy import func, select
 
 from support.trace_scenario import build
 from support.world import World
+from tracelot.db.models import Batch, ManufacturingOrder, Variant
+from tracelot.services import batches, catalog
+from tracelot.settings import get_settings
 from tracelot.standards import epcis
 
 
@@ -59,3 +64,63 @@ def test_epcis_endpoint_filters_by_lot_and_time(client, sessions, shared_dir):
     assert len(doc["epcisBody"]["eventList"]) == 4  # receipt, 2 productions, 1 shipment
     empty = client.get("/v1/epcis/events", params={"to": "2000-01-01T00:00:00Z"}).json()
     assert empty["epcisBody"]["eventList"] == []
+
+
+GTINS = {"resin": "9506000134369", "board": "9506000134376", "gadget": "9506000134383"}
+
+
+def test_epcis_export_names_gtin_variants_by_digital_link_with_expiry_and_production_order(
+    sessions, shared_dir
+):
+    w = World(sessions).setup()
+    sc = build(w)
+    with w.tx() as s:
+        for key, gtin in GTINS.items():
+            catalog.update_variant(s, s.get(Variant, getattr(sc, key)), {"gtin": gtin})
+        batches.update_batch(s, s.get(Batch, sc.lot), {"expiration_date": date(2031, 6, 30)})
+        doc = epcis.document(s)
+        fin1_mo = s.scalar(  # the gadgets were made FIN-1 first, one order each
+            select(func.min(ManufacturingOrder.id)).where(
+                ManufacturingOrder.variant_id == sc.gadget
+            )
+        )
+    errors = sorted(_validator(shared_dir).iter_errors(doc), key=str)
+    assert errors == [], errors[0].message if errors else ""
+    events = doc["epcisBody"]["eventList"]
+    resin, board, gadget = (f"https://id.gs1.org/01/0{GTINS[k]}" for k in GTINS)
+    names = [
+        u
+        for e in events
+        for key in ("epcList", "inputEPCList", "outputEPCList")
+        for u in e.get(key, [])
+    ] + [
+        q["epcClass"]
+        for e in events
+        for key in ("quantityList", "inputQuantityList", "outputQuantityList")
+        for q in e.get(key, [])
+    ]
+    assert names and all(u.startswith("https://id.gs1.org/01/") for u in names), names
+    (receipt,) = [
+        e
+        for e in events
+        if e.get("bizStep") == "receiving" and e["ilmd"]["cbvmda:lotNumber"] == "SUP-LOT-7"
+    ]
+    assert receipt["quantityList"][0]["epcClass"] == f"{resin}/10/SUP-LOT-7"
+    assert receipt["ilmd"] == {
+        "cbvmda:lotNumber": "SUP-LOT-7",
+        "cbvmda:itemExpirationDate": "2031-06-30",
+    }
+    fin1 = next(e for e in events if f"{gadget}/21/FIN-1" in e.get("outputEPCList", []))
+    assert fin1["type"] == "TransformationEvent"
+    assert fin1["inputEPCList"] == [f"{board}/21/SUB-1"]
+    assert fin1["bizTransactionList"] == [
+        {
+            "type": "prodorder",
+            "bizTransaction": f"{get_settings().base_uri.rstrip('/')}/manufacturing_orders/"
+            f"{fin1_mo}",
+        }
+    ]
+    sub1 = next(e for e in events if f"{board}/21/SUB-1" in e.get("outputEPCList", []))
+    assert sub1["inputQuantityList"][0]["epcClass"] == f"{resin}/10/SUP-LOT-7"
+    shipped = [u for e in events if e.get("bizStep") == "shipping" for u in e["epcList"]]
+    assert sorted(shipped) == [f"{gadget}/21/FIN-{n}" for n in range(1, 6)]
