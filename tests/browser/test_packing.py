@@ -218,3 +218,28 @@ def test_the_picker_waits_for_its_list_and_ignores_the_list_of_a_picker_reopened
     expect(page.locator("#picker-options")).not_to_contain_text("SA-")
     page.locator("#picker-all").click()
     expect(page.locator("#picker-count")).to_have_text("3 of 3")
+
+
+def test_select_all_reaches_a_quantity_above_the_50_serials_the_picker_lists(
+    page: Any, tx: Any
+) -> None:
+    w = _machines(tx, "SX", "09506000134406", count=70)
+    with tx() as s:
+        order_id = sales.create_order(
+            s,
+            {
+                "customer_id": w["cust"],
+                "location_id": w["loc"],
+                "sales_order_rows": [{"variant_id": w["variant"], "quantity": 60}],
+            },
+            "seed",
+        ).id
+    page.goto(f"/sell/{order_id}")
+    page.locator(".picker-open").click()
+    expect(page.locator("#picker-count")).to_have_text("0 of 60")
+    expect(page.locator("#picker-options").get_by_role("checkbox")).to_have_count(50)
+    page.locator("#picker-all").click()
+    expect(page.locator("#picker-count")).to_have_text("60 of 60")
+    expect(page.locator("#picker-options").get_by_role("checkbox", checked=True)).to_have_count(60)
+    page.locator("#picker-done").click()
+    expect(page.get_by_role("status").first).to_contain_text("60 of 60 assigned")

@@ -14,6 +14,14 @@ from sqlalchemy.orm import Session
 from tracelot.db.sql import AnySelect
 
 PAGE_SIZE = 50
+PICKER_LISTED, PICKER_MOST = 50, 1000
+
+
+def picker_limit(limit: int, quantity: int | None = None) -> int:
+    """How many free serials a picker answer lists: the first 50 to browse; "select all up
+    to the quantity" asks for as many as the quantity, never more than 1000."""
+    ceiling = PICKER_MOST if quantity is None else min(PICKER_MOST, max(PICKER_LISTED, quantity))
+    return max(1, min(limit, ceiling))
 
 
 @dataclass

@@ -35,7 +35,7 @@ from tracelot.services import manufacturing, picking
 from tracelot.services.common import get
 from tracelot.web import make_queries as mq
 from tracelot.web.deps import Db, User, explain, form_date, signed_in_router, write
-from tracelot.web.paging import paged, url_maker
+from tracelot.web.paging import PICKER_LISTED, paged, picker_limit, url_maker
 from tracelot.web.render import HOLDER_PAGES
 from tracelot.web.render import page as render
 
@@ -164,7 +164,9 @@ def _produce_quantity(mo: ManufacturingOrder, text: str) -> Decimal:
 
 
 @router.get("/make/rows/{row_id}/serials")
-def ingredient_serials(db: Db, row_id: int, q: str = "", scan: str = "") -> JSONResponse:
+def ingredient_serials(
+    db: Db, row_id: int, q: str = "", scan: str = "", limit: int = PICKER_LISTED
+) -> JSONResponse:
     """In-stock serials of a serial ingredient at the MO's location (the picker's source)."""
     row = db.get(ManufacturingOrderRecipeRow, row_id)
     mo = db.get(ManufacturingOrder, row.manufacturing_order_id) if row else None
@@ -174,7 +176,9 @@ def ingredient_serials(db: Db, row_id: int, q: str = "", scan: str = "") -> JSON
     assert variant is not None
     holder = (manufacturing.RECIPE_ROW, row.id)
     try:
-        found = picking.pick_serials(db, variant, mo.location_id, holder, q or None, scan or None)
+        found = picking.pick_serials(
+            db, variant, mo.location_id, holder, q or None, scan or None, picker_limit(limit)
+        )
     except TracelotError as exc:
         return JSONResponse({"error": exc.message, "free": [], "held": []})
     return JSONResponse(

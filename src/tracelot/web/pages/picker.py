@@ -8,6 +8,7 @@ release, or, on a delivered order, runs revert-assign-deliver as one step.
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -22,6 +23,7 @@ from tracelot.domain.errors import TracelotError
 from tracelot.services import fulfillments, picking, sales
 from tracelot.services.common import get
 from tracelot.web.deps import Db, User, signed_in_router, write
+from tracelot.web.paging import PICKER_LISTED, picker_limit
 
 router = signed_in_router()
 
@@ -43,12 +45,15 @@ def row_page(db: Db, row_id: int) -> Response:
 
 
 @router.get("/sell/rows/{row_id}/serials")
-def serials(db: Db, row_id: int, q: str = "", scan: str = "") -> JSONResponse:
+def serials(
+    db: Db, row_id: int, q: str = "", scan: str = "", limit: int = PICKER_LISTED
+) -> JSONResponse:
     row = _row(db, row_id)
     if row is None:
         return JSONResponse({"error": f"Sales order row {row_id} does not exist."})
+    most = picker_limit(limit, math.ceil(row.quantity))
     try:
-        found = picking.serial_picker(db, row, q=q or None, scan=scan or None)
+        found = picking.serial_picker(db, row, q=q or None, scan=scan or None, limit=most)
     except TracelotError as exc:  # a bad scan is an answer for the packer, not a failure
         return JSONResponse({"error": exc.message, "free": [], "held": []})
     return JSONResponse(

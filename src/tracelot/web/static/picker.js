@@ -118,7 +118,18 @@
     if (ev.target === scan) addScan();
   });
 
-  all.addEventListener("click", () => {
+  // The list shows the first 50 matches; when the quantity needs more than it shows,
+  // select-all asks the server for up to the quantity (the server caps it at 1000).
+  all.addEventListener("click", async () => {
+    const at = st, need = st.quantity - assigned();
+    if (need > st.free.filter((s) => !st.selected.has(s.id)).length) {
+      ready(false); say("Loading…");
+      const d = await load({ q: filter.value.trim(), limit: st.quantity });
+      if (at !== st) return;
+      ready(true);
+      if (d.error) { say(d.error, true); return; }
+      st.free = d.free; say("");
+    }
     for (const s of st.free) { if (assigned() >= st.quantity) break; st.selected.set(s.id, s.number); }
     render(st.free);
   });
