@@ -91,6 +91,47 @@ def test_taking_more_than_is_on_hand_is_refused_and_earlier_rows_are_undone(
     )
     assert body["code"] == "INSUFFICIENT_STOCK"
     assert "on hand" in body["message"]
+    assert [d["path"] for d in body["details"]] == ["stock_adjustment_rows[1].quantity"]
+
+
+def test_taking_more_of_a_batch_than_is_on_hand_names_the_row(client, sessions, stock):
+    body = _unchanged(
+        sessions,
+        _adjust(
+            client,
+            stock["loc"],
+            {"variant_id": stock["pv"], "quantity": 1},
+            {
+                "variant_id": stock["bv"],
+                "quantity": -6,
+                "batch_transactions": [{"batch_number": "LOT-1", "quantity": 6}],
+            },
+        ),
+    )
+    assert body["code"] == "INSUFFICIENT_STOCK"
+    assert body["details"][0]["path"] == "stock_adjustment_rows[1].quantity"
+    assert "LOT-1" in body["message"] and "Only 5" in body["message"]
+
+
+def test_removing_from_a_batch_number_that_does_not_exist_is_refused_naming_it(
+    client, sessions, stock
+):
+    body = _unchanged(
+        sessions,
+        _adjust(
+            client,
+            stock["loc"],
+            {
+                "variant_id": stock["bv"],
+                "quantity": -1,
+                "batch_transactions": [{"batch_number": "LOT-404", "quantity": 1}],
+            },
+        ),
+    )
+    assert body["code"] == "MISSING" and "LOT-404" in body["message"]
+    assert body["details"][0]["path"] == (
+        "stock_adjustment_rows[0].batch_transactions[0].batch_number"
+    )
 
 
 def test_a_serial_that_exists_already_is_refused_by_name(client, sessions, stock):

@@ -7,7 +7,7 @@ with new movements, refused once any unit it brought in has left.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -67,9 +67,23 @@ def create(session: Session, data: dict[str, Any], actor: str) -> StockAdjustmen
         when=adj.stock_adjustment_date,
         serial_status_out="removed",
     )
-    for p in planned:
-        ledger.post(session, doc, p.changes)
+    for i, p in enumerate(planned):
+        try:
+            ledger.post(session, doc, p.changes)
+        except errors.TracelotError as exc:
+            raise _at_row(exc, f"stock_adjustment_rows[{i}]") from None
     return adj
+
+
+def _at_row(exc: errors.TracelotError, row_path: str) -> errors.TracelotError:
+    """The ledger's refusal, its paths (``quantity``, ``serial_numbers``) under the row."""
+    details = [
+        d
+        if d.path.startswith("stock_adjustment_rows")
+        else replace(d, path=f"{row_path}.{d.path}" if d.path else row_path)
+        for d in exc.details
+    ]
+    return errors.TracelotError(exc.code, exc.message, details, exc.status)
 
 
 def _plan_row(session: Session, adj: StockAdjustment, i: int, r: dict[str, Any]) -> _Row:
@@ -119,15 +133,24 @@ def _batch_changes(
             path=f"{path}.batch_transactions",
         )
     sign = 1 if qty > 0 else -1
-    named = (
-        batches.find_or_create_many(
-            session,
-            variant.id,
-            [a for a in allocations if a.get("batch_number") and not a.get("batch_id")],
-        )
-        if sign > 0
-        else {}
-    )
+    by_number = [a for a in allocations if a.get("batch_number") and not a.get("batch_id")]
+    if sign > 0:
+        named = batches.find_or_create_many(session, variant.id, by_number)
+    else:  # stock leaves existing batches only: a number that names none is a mistake
+        named = batches.by_number(session, variant.id, [a["batch_number"] for a in by_number])
+        unknown = [
+            errors.Detail(
+                f"{path}.batch_transactions[{j}].batch_number",
+                errors.MISSING,
+                f"Variant {variant.sku} has no batch '{a['batch_number']}': "
+                "name one of its batches (or batch_id null for its unbatched stock).",
+                {"batch_number": a["batch_number"]},
+            )
+            for j, a in enumerate(allocations)
+            if a in by_number and a["batch_number"] not in named
+        ]
+        if unknown:
+            raise errors.refuse_many(unknown)
     changes, total = [], Decimal(0)
     for j, a in enumerate(allocations):
         apath = f"{path}.batch_transactions[{j}]"

@@ -124,6 +124,11 @@ def find_or_create_many(
     return found
 
 
+def by_number(session: Session, variant_id: int, numbers: list[str]) -> dict[str, Batch]:
+    """The variant's existing batches among ``numbers``, by number (one query per 5,000)."""
+    return _by_number(session, variant_id, numbers)
+
+
 def _by_number(session: Session, variant_id: int, numbers: list[str]) -> dict[str, Batch]:
     out: dict[str, Batch] = {}
     for part in chunks(numbers):
