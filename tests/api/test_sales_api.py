@@ -438,3 +438,57 @@ def test_a_fulfilment_naming_batch_quantities_that_are_not_positive_or_miss_the_
     with transaction(sessions) as s:
         assert ledger_snapshot(s) == before
     assert ok(client.get(f"/v1/sales_orders/{so}"))["status"] == "NOT_SHIPPED"
+
+
+def test_a_fulfilment_cannot_ship_batch_stock_another_order_has_picked(client, sessions):
+    """Named batches are checked like picks; the FEFO proposal skips what others hold."""
+    loc, vid, cust = setup(client, "batch", "BN-8")
+    b10, b20 = _batches(client, loc, vid, [10, 20])  # 4 units each
+    _, first = new_order(client, cust, vid, 3)
+    ok(
+        client.patch(
+            f"/v1/sales_order_rows/{first}",
+            json={"batch_transactions": [{"batch_id": b10, "quantity": 3}]},
+        )
+    )
+    so, second = new_order(client, cust, vid, 3)
+    with transaction(sessions) as s:
+        before = ledger_snapshot(s)
+    body = refused(
+        client.post(
+            "/v1/sales_order_fulfillments",
+            json={
+                "sales_order_id": so,
+                "status": "DELIVERED",
+                "sales_order_fulfillment_rows": [
+                    {
+                        "sales_order_row_id": second,
+                        "quantity": 3,
+                        "batch_transactions": [{"batch_id": b10, "quantity": 3}],
+                    }
+                ],
+            },
+        ),
+        "NOT_IN_STOCK",
+    )
+    assert "L0" in body["message"] and "picked for other orders" in body["message"]
+    assert body["details"][0]["path"] == "sales_order_fulfillment_rows[0].batch_transactions"
+    with transaction(sessions) as s:
+        assert ledger_snapshot(s) == before
+    f = ok(
+        client.post(
+            "/v1/sales_order_fulfillments",
+            json={
+                "sales_order_id": so,
+                "status": "DELIVERED",
+                "sales_order_fulfillment_rows": [{"sales_order_row_id": second}],
+            },
+        )
+    )
+    shipped = {
+        b["batch_id"]: b["quantity"]
+        for b in f["sales_order_fulfillment_rows"][0]["batch_transactions"]
+    }
+    assert shipped == {b10: 1.0, b20: 2.0}
+    with transaction(sessions) as s:
+        check_ledger(s)

@@ -229,13 +229,15 @@ def _ship_batches(
     alloc: dict[int, Decimal] = defaultdict(Decimal)
     if named:
         alloc.update(_named_batches(session, row, named, bpath, allow_expired))
+        sales._check_free(session, row, alloc, bpath, leaving_now=True)
     else:
         alloc.update(_from_picks(session, row, frow.quantity))
         left = frow.quantity - sum(alloc.values(), Decimal(0))
         if left > 0:
-            proposal = picking.propose_batches(
-                session, row.variant_id, loc, left, exclude=dict(alloc)
-            )
+            taken = sales.batches_held_elsewhere(session, row.variant_id, loc, row.id)
+            for bid, q in alloc.items():
+                taken[bid] = taken.get(bid, Decimal(0)) + q
+            proposal = picking.propose_batches(session, row.variant_id, loc, left, exclude=taken)
             for p in proposal.picks:
                 alloc[p.batch_id] += p.quantity
     total = sum(alloc.values(), Decimal(0))

@@ -968,9 +968,19 @@ def batches_held_elsewhere(
 
 
 def _check_free(
-    session: Session, row: SalesOrderRow, wanted: dict[int, Decimal], path: str
+    session: Session,
+    row: SalesOrderRow,
+    wanted: dict[int, Decimal],
+    path: str,
+    *,
+    leaving_now: bool = False,
 ) -> None:
-    """Refuse picks beyond what is on hand at the row's place and held by no other row."""
+    """Refuse picks beyond what is on hand at the row's place and held by no other row.
+
+    ``wanted`` is the row's whole pick per batch, of which what the row shipped
+    already is no longer on hand; with ``leaving_now`` it is what a fulfilment
+    is about to take out, all of which must still be on hand and free.
+    """
     loc = row_location(session, row)
     held = batches_held_elsewhere(session, row.variant_id, loc, row.id)
     on_hand = dict(
@@ -984,20 +994,24 @@ def _check_free(
             .group_by(Stock.batch_id)
         ).all()
     )
-    own_shipped = {
-        b: -Decimal(q)
-        for b, q in session.execute(
-            select(Movement.batch_id, func.sum(Movement.quantity))
-            .join(
-                SalesOrderFulfillmentRow,
-                (Movement.resource_type == FROW)
-                & (Movement.resource_id == SalesOrderFulfillmentRow.id),
+    own_shipped = (
+        {}
+        if leaving_now
+        else {
+            b: -Decimal(q)
+            for b, q in session.execute(
+                select(Movement.batch_id, func.sum(Movement.quantity))
+                .join(
+                    SalesOrderFulfillmentRow,
+                    (Movement.resource_type == FROW)
+                    & (Movement.resource_id == SalesOrderFulfillmentRow.id),
+                )
+                .where(SalesOrderFulfillmentRow.sales_order_row_id == row.id)
+                .group_by(Movement.batch_id)
             )
-            .where(SalesOrderFulfillmentRow.sales_order_row_id == row.id)
-            .group_by(Movement.batch_id)
-        )
-        if b is not None
-    }
+            if b is not None
+        }
+    )
     for bid, qty in wanted.items():
         free = Decimal(on_hand.get(bid) or 0) - held.get(bid, Decimal(0))
         if qty - own_shipped.get(bid, Decimal(0)) > free:
