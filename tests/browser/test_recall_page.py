@@ -3,11 +3,14 @@ the Tracing issues list links each problem to its fix."""
 
 from __future__ import annotations
 
+import io
+import json
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 from playwright.sync_api import expect
 
 from tracelot.services import adjustments, catalog, fulfillments, sales
@@ -29,6 +32,16 @@ def _deliver(s: Any, loc: int, customer: str, variant: int, batch_id: int, qty: 
     row = sales.live_rows(s, order.id)[0]
     sales.set_batch_picks(s, row, [{"batch_id": batch_id, "quantity": qty}], "seed")
     fulfillments.deliver(s, order, "seed")
+
+
+def _download(page: Any, link: str, filename: str) -> bytes:
+    """Click a download link; the file's bytes (never empty), named as expected."""
+    with page.expect_download() as dl:
+        page.get_by_role("link", name=link, exact=True).click()
+    assert dl.value.suggested_filename == filename
+    content = Path(dl.value.path()).read_bytes()
+    assert content, f"{filename} is empty"
+    return content
 
 
 def test_a_recall_from_the_batch_page_lists_the_right_customers(
@@ -80,9 +93,20 @@ def test_a_recall_from_the_batch_page_lists_the_right_customers(
     expect(page.locator("#on-hand")).to_contain_text("3")
     expect(page.get_by_text("✓ balanced")).to_be_visible()
     shot(page, "recall")
-    with page.expect_download() as dl:
-        page.get_by_role("link", name="CSV").click()
-    assert "Bee Bistro" in Path(dl.value.path()).read_text(encoding="utf-8")
+    report = _download(page, "CSV", "recall.csv").decode("utf-8")
+    assert "Bee Bistro" in report
+    book = load_workbook(io.BytesIO(_download(page, "XLSX", "recall.xlsx")))
+    cells = [str(c) for ws in book for row in ws.iter_rows(values_only=True) for c in row]
+    assert "Bee Bistro" in cells
+    epcis = json.loads(_download(page, "EPCIS 2.0", "recall-epcis.json"))
+    assert epcis["type"] == "EPCISDocument" and epcis["epcisBody"]["eventList"]
+    fsma = _download(page, "FSMA 204 CSV", "fsma204.csv").decode("utf-8")
+    assert fsma.startswith("Traceability Lot Code (TLC),") and "HNY-BAD" in fsma
+    assert "Shipping" in fsma
+    fsma_sheet = load_workbook(io.BytesIO(_download(page, "FSMA 204 XLSX", "fsma204.xlsx")))
+    assert {r[0] for r in fsma_sheet["FSMA 204"].iter_rows(min_row=2, values_only=True)} == {
+        "HNY-BAD"
+    }
 
     page.get_by_role("link", name="Tracing issues").click()
     expect(page.locator("#expiring")).to_contain_text("HNY-BAD")

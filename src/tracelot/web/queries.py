@@ -257,3 +257,13 @@ def batch_movements(batch_id: int) -> AnySelect:
         .where(Movement.batch_id == batch_id)
         .order_by(Movement.id.desc())
     )
+
+
+def lot_codes(session: Session, batch_ids: list[int], serial_ids: list[int]) -> list[str]:
+    """The lot codes (batch and serial numbers) of lots given by id, as FSMA 204 takes them."""
+    codes: list[str] = []
+    if batch_ids:
+        codes += session.scalars(select(Batch.batch_number).where(Batch.id.in_(batch_ids)))
+    if serial_ids:
+        codes += session.scalars(select(Serial.serial_number).where(Serial.id.in_(serial_ids)))
+    return sorted(set(codes))

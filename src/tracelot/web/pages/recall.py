@@ -1,4 +1,5 @@
-"""Recall: pick batches/serials, see affected customers and the mass balance, download."""
+"""Recall: pick batches/serials, see affected customers and the mass balance, download
+(recall report CSV/XLSX, EPCIS 2.0, FDA FSMA 204 CSV/XLSX)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from starlette.responses import Response
 
 from tracelot.domain.errors import TracelotError
 from tracelot.services import recall
+from tracelot.standards import fsma204
+from tracelot.web import queries
 from tracelot.web.deps import Db, signed_in_router
 from tracelot.web.render import page as render
 
 router = signed_in_router()
 Ids = Annotated[list[int] | None, Query()]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _starts(
@@ -57,12 +61,21 @@ def download(db: Db, fmt: str, batch: Ids = None, serial: Ids = None) -> Respons
     if fmt not in ("csv", "xlsx"):
         return Response("Formats: csv, xlsx, epcis.json.", status_code=404)
     content = recall.render(db, recall.report(db, list(batch or []), list(serial or [])), fmt)
-    media = (
-        "text/csv; charset=utf-8"
-        if fmt == "csv"
-        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
+    media = "text/csv; charset=utf-8" if fmt == "csv" else XLSX
     return _file(content, media, f"recall.{fmt}")
+
+
+@router.get("/recall/fsma204.{fmt}")
+def fsma204_download(db: Db, fmt: str, batch: Ids = None, serial: Ids = None) -> Response:
+    """The FDA FSMA 204 sortable spreadsheet of the recalled lots, traced both ways: the same
+    rows and file as the API's GET /v1/fsma204?lot=... for these lots' codes."""
+    if fmt not in ("csv", "xlsx"):
+        return Response("Formats: csv, xlsx.", status_code=404)
+    lots = queries.lot_codes(db, list(batch or []), list(serial or []))
+    if not lots:
+        return Response("Name the batches or serials of the recall.", status_code=400)
+    content = fsma204.render(fsma204.rows(db, lots=lots), fmt)
+    return _file(content, XLSX if fmt == "xlsx" else "text/csv; charset=utf-8", f"fsma204.{fmt}")
 
 
 def _file(content: str | bytes, media: str, name: str) -> Response:

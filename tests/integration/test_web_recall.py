@@ -1,0 +1,88 @@
+"""The Recall page's downloads over HTTP: the FDA FSMA 204 spreadsheet of the recalled lots
+is the API's GET /v1/fsma204 for those lots' codes."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+
+from support.world import World
+from tracelot.db.engine import transaction
+from tracelot.services import catalog, fulfillments, sales, users
+
+
+@pytest.fixture
+def web(app, sessions):  # type: ignore[no-untyped-def]
+    with transaction(sessions) as s:
+        users.create_user(s, "ann", "s3cret-pass")
+    with TestClient(app) as c:
+        form = c.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
+        c.post(
+            "/login",
+            data={"username": "ann", "password": "s3cret-pass", "csrf_token": token},
+            follow_redirects=False,
+        )
+        yield c
+
+
+def _shipped_lot(w: World) -> int:
+    """Batch JAM-7 (10 jars), 4 of them delivered to a customer; its id."""
+    from tracelot.db.models import Batch
+
+    _, (vid,) = w.item("Jam", "batch")
+    w.adjust(
+        [
+            {
+                "variant_id": vid,
+                "quantity": 10,
+                "batch_transactions": [{"batch_number": "JAM-7", "quantity": 10}],
+            }
+        ]
+    )
+    with w.tx() as s:
+        batch_id = s.query(Batch).filter_by(batch_number="JAM-7").one().id
+        cust = catalog.save_customer(s, None, {"name": "Toast Café"})
+        order = sales.create_order(
+            s,
+            {
+                "customer_id": cust.id,
+                "location_id": w.location_id,
+                "sales_order_rows": [{"variant_id": vid, "quantity": 4}],
+            },
+            "test",
+        )
+        row = sales.live_rows(s, order.id)[0]
+        sales.set_batch_picks(s, row, [{"batch_id": batch_id, "quantity": 4}], "test")
+        fulfillments.deliver(s, order, "test")
+        return batch_id
+
+
+def test_the_recall_page_fsma_204_download_is_the_api_spreadsheet_of_the_recalled_lots(
+    web: TestClient, app, token: str, sessions
+) -> None:  # type: ignore[no-untyped-def]
+    batch_id = _shipped_lot(World(sessions).setup())
+    page = web.get(f"/recall?batch={batch_id}")
+    assert f'href="/recall/fsma204.csv?batch={batch_id}"' in page.text
+    assert f'href="/recall/fsma204.xlsx?batch={batch_id}"' in page.text
+
+    csv = web.get(f"/recall/fsma204.csv?batch={batch_id}")
+    assert csv.headers["content-type"].startswith("text/csv")
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as api:
+        expected = api.get("/v1/fsma204", params={"lot": "JAM-7", "format": "csv"})
+    assert csv.text == expected.text
+    assert "Shipping" in csv.text and "Toast Café" in csv.text
+
+    xlsx = web.get(f"/recall/fsma204.xlsx?batch={batch_id}")
+    assert xlsx.headers["content-type"].endswith("spreadsheetml.sheet")
+    sheet = load_workbook(io.BytesIO(xlsx.content))["FSMA 204"]
+    lots = {row[0] for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert lots == {"JAM-7"}
+
+
+def test_an_fsma_204_download_without_lots_is_refused(web: TestClient) -> None:
+    assert web.get("/recall/fsma204.csv").status_code == 400
