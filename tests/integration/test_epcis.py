@@ -10,8 +10,15 @@ from sqlalchemy import func, select
 
 from support.trace_scenario import build
 from support.world import World
-from tracelot.db.models import Batch, ManufacturingOrder, Variant
-from tracelot.services import batches, catalog
+from tracelot.db.models import (
+    Batch,
+    Customer,
+    ManufacturingOrder,
+    PurchaseReceipt,
+    SalesOrder,
+    Variant,
+)
+from tracelot.services import batches, catalog, fulfillments, purchasing
 from tracelot.settings import get_settings
 from tracelot.standards import epcis
 
@@ -124,3 +131,74 @@ def test_epcis_export_names_gtin_variants_by_digital_link_with_expiry_and_produc
     assert sub1["inputQuantityList"][0]["epcClass"] == f"{resin}/10/SUP-LOT-7"
     shipped = [u for e in events if e.get("bizStep") == "shipping" for u in e["epcList"]]
     assert sorted(shipped) == [f"{gadget}/21/FIN-{n}" for n in range(1, 6)]
+
+
+def _shipped_epcs(doc: dict) -> list[str]:  # type: ignore[type-arg]
+    return sorted(
+        u
+        for e in doc["epcisBody"]["eventList"]
+        if e.get("bizStep") == "shipping"
+        for u in e.get("epcList", [])
+    )
+
+
+def test_a_delivered_then_reverted_order_leaves_no_shipping_event(sessions, shared_dir):
+    w = World(sessions).setup()
+    sc = build(w)
+    with w.tx() as s:
+        dave = s.scalar(
+            select(SalesOrder)
+            .join(Customer, Customer.id == SalesOrder.customer_id)
+            .where(Customer.name == "Dave")
+        )
+        fulfillments.revert(s, dave, "test", "NOT_SHIPPED")
+    with w.tx() as s:
+        doc = epcis.document(s)
+        only_lot = epcis.document(s, batch_ids=[sc.other_lot])
+    errors = sorted(_validator(shared_dir).iter_errors(doc), key=str)
+    assert errors == [], errors[0].message if errors else ""
+    assert len(_shipped_epcs(doc)) == 4 and not any("FIN-5" in u for u in _shipped_epcs(doc))
+    assert _shipped_epcs(only_lot) == []
+    assert _validator(shared_dir).is_valid(only_lot)
+
+
+def test_a_reverted_receipt_leaves_no_receiving_event_and_its_sibling_stays(sessions, shared_dir):
+    w = World(sessions).setup()
+    _, (flour,) = w.item("Flour", "batch", "material")
+    with w.tx() as s:
+        sup = catalog.save_supplier(s, None, {"name": "Mill"})
+        lot = batches.create_batch(s, {"batch_number": "F-1", "variant_id": flour}).id
+        po = purchasing.create_order(
+            s,
+            {
+                "supplier_id": sup.id,
+                "location_id": w.location_id,
+                "purchase_order_rows": [{"variant_id": flour, "quantity": 10, "price_per_unit": 1}],
+            },
+            "test",
+        )
+        row = purchasing.order_rows(s, po.id)[0]
+        first, second = (
+            purchasing.receive(
+                s,
+                [
+                    {
+                        "purchase_order_row_id": row.id,
+                        "quantity": q,
+                        "batch_transactions": [{"batch_id": lot, "quantity": q}],
+                    }
+                ],
+                "test",
+            )[0].id
+            for q in (3, 4)
+        )
+    with w.tx() as s:
+        purchasing.revert_receipt(s, s.get(PurchaseReceipt, first), "test")
+    with w.tx() as s:
+        doc = epcis.document(s)
+        second_at = s.get(PurchaseReceipt, second).received_date
+    assert _validator(shared_dir).is_valid(doc)
+    (received,) = doc["epcisBody"]["eventList"]
+    assert received["bizStep"] == "receiving"
+    assert received["quantityList"][0]["quantity"] == 4
+    assert received["eventTime"][:19] == second_at.isoformat()[:19]

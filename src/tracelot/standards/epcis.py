@@ -7,8 +7,16 @@
 - Deliveries: ObjectEvent OBSERVE, bizStep shipping, the order as ``po``.
 
 Identifiers are GS1 Digital Link URIs when the variant has a GTIN, else the
-company's own https URIs (``TRACELOT_BASE_URI``). Reverts are not exported as
-separate events (an exported delivery that was reverted stays exported).
+company's own https URIs (``TRACELOT_BASE_URI``).
+
+Reverts are netted per document row, as the shipments of ``services.tracing``
+are: a revert (reason ``revert`` on the same row, variant, location and lot)
+cancels the movement it undoes, whenever it happened, so a delivery, receipt or
+production that was fully reverted is left out and a partly reverted one is
+exported with what still stands (its quantity, or the serials not taken back).
+A revert cancels the latest earlier movement of exactly its size, else the
+latest ones first; reverted serials are matched by serial number. Deleting a
+whole stock adjustment posts its reverts on no row, so those stay exported.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 DL = "https://id.gs1.org"
 UOM = {"kg": "KGM", "g": "GRM", "l": "LTR", "ml": "MLT", "m": "MTR", "t": "TNE"}
 ORIGINS = {"receipt": "receiving", "adjustment": "commissioning", "import": "commissioning"}
+EVENT_REASONS = (*ORIGINS, "production", "delivery")
 
 
 class Ids:
@@ -97,8 +106,10 @@ def document(
     batch_ids: list[int] | None = None,
 ) -> dict[str, Any]:
     """An EPCISDocument of every event in the range (optionally only one lot's trace)."""
-    moves = _movements(session, start, end, batch_ids)
+    moves = [m for m in _movements(session, start, end, batch_ids) if _makes_event(m)]
     serials = _serials_by_movement(session, [m.id for m in moves])
+    standing = _standing(session, moves, serials)
+    moves = [m for m in moves if standing[m.id] > 0]
     batches = {
         b.id: b
         for b in session.scalars(
@@ -120,14 +131,22 @@ def document(
     events = [
         ev
         for m in moves
-        if m.reason in ORIGINS and m.quantity > 0
-        for ev in [_origin(m, ids, batches, serials, locs)]
+        if m.reason in ORIGINS
+        for ev in [_origin(m, ids, batches, serials, standing, locs)]
     ]
-    events += _transformations(session, moves, gen, ids, batches, serials, locs, context)
+    events += _transformations(session, moves, gen, ids, batches, serials, standing, locs, context)
     events += [
-        _shipping(m, ids, batches, serials, locs, context.get((m.resource_type, m.resource_id), {}))
+        _shipping(
+            m,
+            ids,
+            batches,
+            serials,
+            standing,
+            locs,
+            context.get((m.resource_type, m.resource_id), {}),
+        )
         for m in moves
-        if m.reason == "delivery" and m.quantity < 0
+        if m.reason == "delivery"
     ]
     events.sort(key=lambda e: e["eventTime"])
     return {
@@ -142,7 +161,7 @@ def document(
 def _movements(
     session: Session, start: datetime | None, end: datetime | None, batch_ids: list[int] | None
 ) -> list[Movement]:
-    q = select(Movement).where(Movement.reason.in_([*ORIGINS, "production", "delivery"]))
+    q = select(Movement).where(Movement.reason.in_(EVENT_REASONS))
     if start:
         q = q.where(Movement.movement_date >= start)
     if end:
@@ -165,6 +184,85 @@ def _movements(
             )
         )
     return list(session.scalars(q.order_by(Movement.movement_date, Movement.id)))
+
+
+def _makes_event(m: Movement) -> bool:
+    """Stock entering (origins, production output) or leaving to a customer (delivery)."""
+    return m.quantity < 0 if m.reason == "delivery" else m.quantity > 0
+
+
+def _standing(
+    session: Session, moves: list[Movement], serials: dict[int, list[str]]
+) -> dict[int, Decimal]:
+    """How much of each event movement its document row's reverts left standing.
+
+    Removes reverted serial numbers from ``serials`` as it goes. Every movement
+    of a row that has reverts is read, whatever the export's window, so a revert
+    cancels the movement it undid and not a later or earlier one in the window.
+    """
+    standing = {m.id: abs(m.quantity) for m in moves}
+    rows = {(m.resource_type, m.resource_id) for m in moves}
+    if not rows:
+        return standing
+    of_rows = select(Movement).where(
+        tracing_context.ids_in(session, Movement.resource_id, {rid for _, rid in rows}),
+        Movement.resource_type.in_({rtype for rtype, _ in rows}),
+    )
+    reverts = [
+        r
+        for r in session.scalars(of_rows.where(Movement.reason == "revert").order_by(Movement.id))
+        if (r.resource_type, r.resource_id) in rows
+    ]
+    if not reverts:
+        return standing
+    reverted = {(r.resource_type, r.resource_id) for r in reverts}
+    originals = [
+        m
+        for m in session.scalars(
+            of_rows.where(Movement.reason.in_(EVENT_REASONS)).order_by(Movement.id)
+        )
+        if (m.resource_type, m.resource_id) in reverted and _makes_event(m)
+    ]
+    unseen = [m.id for m in [*originals, *reverts] if m.id not in serials]
+    for mid, numbers in _serials_by_movement(session, unseen).items():
+        serials[mid] = numbers
+    by_key: dict[tuple[Any, ...], list[Movement]] = defaultdict(list)
+    for m in originals:
+        by_key[_row_key(m)].append(m)
+        standing.setdefault(m.id, abs(m.quantity))
+    for r in reverts:
+        earlier = [m for m in reversed(by_key.get(_row_key(r), [])) if m.id < r.id]
+        if earlier and r.quantity * earlier[0].quantity < 0:
+            _cancel(r, earlier, standing, serials)
+    return standing
+
+
+def _row_key(m: Movement) -> tuple[Any, ...]:
+    return (m.resource_type, m.resource_id, m.variant_id, m.location_id, m.batch_id)
+
+
+def _cancel(
+    revert: Movement,
+    earlier: list[Movement],
+    standing: dict[int, Decimal],
+    serials: dict[int, list[str]],
+) -> None:
+    """Take one revert off the movements it can undo (``earlier``: latest first)."""
+    if serials.get(revert.id):
+        for number in serials[revert.id]:
+            m = next((m for m in earlier if number in serials.get(m.id, [])), None)
+            if m is not None:
+                serials[m.id] = [n for n in serials[m.id] if n != number]
+                standing[m.id] -= 1
+        return
+    undo = abs(revert.quantity)
+    exact = next((m for m in earlier if standing[m.id] == undo), None)
+    for m in [exact] if exact is not None else earlier:
+        take = min(undo, standing[m.id])
+        standing[m.id] -= take
+        undo -= take
+        if not undo:
+            break
 
 
 def _serials_by_movement(session: Session, movement_ids: list[int]) -> dict[int, list[str]]:
@@ -209,12 +307,16 @@ def _base(kind: str, m: Movement, ids: Ids, locs: dict[int, Location], key: str)
 
 
 def _what(
-    m: Movement, ids: Ids, batches: dict[int, Batch], serials: dict[int, list[str]]
+    m: Movement,
+    ids: Ids,
+    batches: dict[int, Batch],
+    serials: dict[int, list[str]],
+    standing: dict[int, Decimal],
 ) -> dict[str, Any]:
     if serials.get(m.id):
         return {"epcList": [ids.serial(m.variant_id, n) for n in serials[m.id]]}
     lot = batches[m.batch_id].batch_number if m.batch_id else None
-    return {"quantityList": [ids.quantity(m.variant_id, lot, abs(m.quantity))]}
+    return {"quantityList": [ids.quantity(m.variant_id, lot, standing[m.id])]}
 
 
 def _ilmd(batch: Batch | None) -> dict[str, Any]:
@@ -231,11 +333,12 @@ def _origin(
     ids: Ids,
     batches: dict[int, Batch],
     serials: dict[int, list[str]],
+    standing: dict[int, Decimal],
     locs: dict[int, Location],
 ) -> dict[str, Any]:
     return {
         **_base("ObjectEvent", m, ids, locs, f"movement:{m.id}"),
-        **_what(m, ids, batches, serials),
+        **_what(m, ids, batches, serials, standing),
         "action": "ADD",
         "bizStep": ORIGINS[m.reason],
         "disposition": "active",
@@ -248,12 +351,13 @@ def _shipping(
     ids: Ids,
     batches: dict[int, Batch],
     serials: dict[int, list[str]],
+    standing: dict[int, Decimal],
     locs: dict[int, Location],
     info: dict[str, Any],
 ) -> dict[str, Any]:
     ev = {
         **_base("ObjectEvent", m, ids, locs, f"movement:{m.id}"),
-        **_what(m, ids, batches, serials),
+        **_what(m, ids, batches, serials, standing),
         "action": "OBSERVE",
         "bizStep": "shipping",
         "disposition": "in_transit",
@@ -278,12 +382,13 @@ def _transformations(
     ids: Ids,
     batches: dict[int, Batch],
     serials: dict[int, list[str]],
+    standing: dict[int, Decimal],
     locs: dict[int, Location],
     context: dict[Any, dict[str, Any]],
 ) -> list[dict[str, Any]]:
     groups: dict[tuple[str, int], list[Movement]] = defaultdict(list)
     for m in moves:
-        if m.reason == "production" and m.quantity > 0:
+        if m.reason == "production":
             groups[(m.resource_type, m.resource_id)].append(m)
     in_batches = {
         b.id: b
@@ -315,7 +420,9 @@ def _transformations(
         out_epcs = [ids.serial(m.variant_id, n) for m in outs for n in serials.get(m.id, [])]
         out_qty = [
             ids.quantity(
-                m.variant_id, batches[m.batch_id].batch_number if m.batch_id else None, m.quantity
+                m.variant_id,
+                batches[m.batch_id].batch_number if m.batch_id else None,
+                standing[m.id],
             )
             for m in outs
             if not serials.get(m.id)
