@@ -247,12 +247,38 @@ def test_a_csv_with_a_bad_row_is_refused_naming_the_row_and_imports_nothing(sess
         assert ledger_snapshot(s) == before
 
 
+def test_a_serial_csv_naming_a_serial_twice_or_one_that_exists_names_those_rows(sessions, stock):
+    text = (
+        "sku,serial_number,location\n"
+        "S-1,SN-20,Main\n"
+        "S-1,SN-1,Main\n"
+        "S-1,SN-21,Main\n"
+        "S-1,SN-20,Main\n"
+    )
+    with transaction(sessions) as s:
+        before = ledger_snapshot(s)
+    with pytest.raises(TracelotError) as exc, transaction(sessions) as s:
+        imports.import_serials(s, text, "test")
+    assert exc.value.code == "DUPLICATE"
+    assert [d.path for d in exc.value.details] == ["row 3.serial_number", "row 5.serial_number"]
+    existing, repeated = exc.value.details
+    assert "SN-1" in existing.message and "already exists" in existing.message
+    assert "SN-20" in repeated.message and "row 2" in repeated.message
+    with transaction(sessions) as s:
+        assert ledger_snapshot(s) == before
+
+
 def test_a_batch_csv_with_a_bad_expiry_is_refused_naming_the_row(sessions, stock):
     text = (
         "sku,batch_number,expiration_date,batch_barcode,location,quantity\n"
+        "B-1,LOT-6,2027-01-30,,Main,2\n"
         "B-1,LOT-5,2027-02-30,,Main,4\n"
     )
+    with transaction(sessions) as s:
+        before = ledger_snapshot(s)
     with pytest.raises(TracelotError) as exc, transaction(sessions) as s:
         imports.import_batches(s, text, "test")
-    assert exc.value.details[0].path == "row 2.expiration_date"
+    assert [d.path for d in exc.value.details] == ["row 3.expiration_date"]
     assert "YYYY-MM-DD" in exc.value.message
+    with transaction(sessions) as s:
+        assert ledger_snapshot(s) == before

@@ -16,9 +16,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from tracelot.db.models import Location, Variant
+from tracelot.db.models import Location, Serial, Variant
+from tracelot.db.sql import chunks
 from tracelot.domain import errors
 from tracelot.domain import serials as serial_rules
 from tracelot.services import adjustments
@@ -42,11 +43,19 @@ def read_csv(text: str, required: tuple[str, ...]) -> list[dict[str, str]]:
 
 
 class _Lookup:
-    """Caches SKUs and location names so each is queried once per import."""
+    """The file's SKUs (with their items) and the location names, read in bulk up front."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, skus: set[str]) -> None:
         self.session = session
-        self.variants: dict[str, Variant | None] = {}
+        self.variants: dict[str, Variant] = {}
+        for part in chunks(sorted(skus)):
+            self.variants.update(
+                (v.sku, v)
+                for v in session.scalars(
+                    select(Variant).options(joinedload(Variant.item)).where(Variant.sku.in_(part))
+                )
+                if v.sku
+            )
         self.locations = dict(
             session.execute(
                 select(Location.name, Location.id).where(Location.deleted_at.is_(None))
@@ -54,53 +63,102 @@ class _Lookup:
         )
 
     def variant(self, sku: str) -> Variant | None:
-        if sku not in self.variants:
-            self.variants[sku] = self.session.scalar(select(Variant).where(Variant.sku == sku))
-        return self.variants[sku]
+        return self.variants.get(sku)
 
 
-def _problem(line: int, column: str, message: str) -> errors.Detail:
-    return errors.Detail(f"row {line}.{column}", errors.INVALID_CSV, f"Row {line}: {message}")
+def _problem(line: int, column: str, message: str, code: str = errors.INVALID_CSV) -> errors.Detail:
+    return errors.Detail(f"row {line}.{column}", code, f"Row {line}: {message}")
 
 
 def import_serials(
     session: Session, text: str, actor: str, progress: Progress | None = None
 ) -> int:
     rows = read_csv(text, SERIAL_COLUMNS)
-    look, problems = _Lookup(session), []
+    look, problems = _Lookup(session, {r["sku"] for r in rows}), []
     groups: dict[tuple[int, int], list[str]] = defaultdict(list)
+    first_at: dict[tuple[int, str], int] = {}  # (item, serial) -> the row naming it first
     for line, row in enumerate(rows, start=2):
         v = look.variant(row["sku"])
         loc = look.locations.get(row["location"])
+        number = row["serial_number"]
         if v is None:
             problems.append(_problem(line, "sku", f"no variant has SKU '{row['sku']}'."))
         elif v.item.tracking != "serial":
             problems.append(_problem(line, "sku", f"'{v.item.name}' is not serial-tracked."))
+            v = None
         if loc is None:
             problems.append(_problem(line, "location", f"no location named '{row['location']}'."))
-        if msg := serial_rules.problem(row["serial_number"]):
+        if msg := serial_rules.problem(number):
             problems.append(_problem(line, "serial_number", msg))
+        elif v is not None and (v.item_id, number) in first_at:
+            first = first_at[(v.item_id, number)]
+            problems.append(
+                _problem(
+                    line,
+                    "serial_number",
+                    f"serial number '{number}' of '{v.item.name}' is already on row {first}: "
+                    "each unit needs its own number; remove or correct one of the rows.",
+                    errors.DUPLICATE,
+                )
+            )
+        elif v is not None:
+            first_at[(v.item_id, number)] = line
         if v is not None and loc is not None:
-            groups[(v.id, loc)].append(row["serial_number"])
+            groups[(v.id, loc)].append(number)
         if progress:
             progress(1)
+    problems += _existing_serials(session, first_at, look)
     if problems:
-        raise errors.refuse_many(problems)
+        raise errors.refuse_many(sorted(problems, key=_row_order))
     _receive_serials(session, groups, look, actor)
     return len(rows)
+
+
+def _existing_serials(
+    session: Session, first_at: dict[tuple[int, str], int], look: _Lookup
+) -> list[errors.Detail]:
+    """Rows whose serial the item has already: one query per 5,000 numbers."""
+    items = {item_id for item_id, _ in first_at}
+    names = {v.item_id: v.item.name for v in look.variants.values()}
+    taken: list[tuple[int, str]] = []
+    for part in chunks(sorted({n for _, n in first_at})):
+        taken += [
+            (r.item_id, r.serial_number)
+            for r in session.execute(
+                select(Serial.item_id, Serial.serial_number).where(
+                    Serial.serial_number.in_(part), Serial.item_id.in_(items)
+                )
+            )
+        ]
+    return [
+        _problem(
+            first_at[key],
+            "serial_number",
+            f"serial number '{key[1]}' already exists for '{names[key[0]]}': "
+            "each unit needs its own number; remove the row or correct the number.",
+            errors.DUPLICATE,
+        )
+        for key in taken
+        if key in first_at
+    ]
+
+
+def _row_order(d: errors.Detail) -> int:
+    """Problems in file order (a stable sort keeps each row's own order)."""
+    return int(d.path.removeprefix("row ").partition(".")[0])
 
 
 def _receive_serials(
     session: Session, groups: dict[tuple[int, int], list[str]], look: _Lookup, actor: str
 ) -> None:
     by_location: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    item_of = {v.id: v.item_id for v in look.variants.values()}
+    gaps = {
+        (g["variant_id"], g["location_id"]): int(g["missing_serial_numbers"])
+        for g in serial_gaps(session, sorted({item_of[vid] for vid, _ in groups}))
+    }
     for (vid, loc), numbers in groups.items():
-        item_id = session.get(Variant, vid).item_id  # type: ignore[union-attr]
-        gap = sum(
-            int(g["missing_serial_numbers"])
-            for g in serial_gaps(session, [item_id])
-            if g["variant_id"] == vid and g["location_id"] == loc
-        )
+        gap = gaps.get((vid, loc), 0)
         connect, add = numbers[:gap], numbers[gap:]
         if connect:
             by_location[loc].append(
@@ -131,7 +189,7 @@ def import_batches(
     session: Session, text: str, actor: str, progress: Progress | None = None
 ) -> int:
     rows = read_csv(text, BATCH_COLUMNS)
-    look, problems = _Lookup(session), []
+    look, problems = _Lookup(session, {r["sku"] for r in rows}), []
     by_location: dict[int, dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     bare: list[tuple[Variant, dict[str, Any]]] = []
     for line, row in enumerate(rows, start=2):
