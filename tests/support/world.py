@@ -12,7 +12,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracelot.db.engine import transaction
-from tracelot.db.models import Item, Location, Movement, Serial, SerialTransaction, Stock
+from tracelot.db.models import (
+    Batch,
+    Item,
+    Location,
+    Movement,
+    Serial,
+    SerialTransaction,
+    Stock,
+    StockAdjustment,
+    StockAdjustmentRow,
+    TrackingArchive,
+)
 from tracelot.services import adjustments, catalog
 
 
@@ -66,11 +77,26 @@ class World:
 
 
 def ledger_snapshot(session: Session) -> tuple[Any, ...]:
-    """Everything a refused request must leave unchanged."""
+    """Everything a refused request must leave unchanged: a stray write changes a count."""
+    counted = (
+        Movement,
+        SerialTransaction,
+        Serial,
+        Batch,
+        StockAdjustment,
+        StockAdjustmentRow,
+        TrackingArchive,
+    )
     return (
-        session.scalar(select(func.count()).select_from(Movement)),
-        session.scalar(select(func.count()).select_from(SerialTransaction)),
-        session.scalar(select(func.count()).select_from(Serial)),
+        tuple(
+            (model.__name__, session.scalar(select(func.count()).select_from(model)))
+            for model in counted
+        ),
+        tuple(
+            session.execute(
+                select(Serial.id, Serial.status, Serial.location_id).order_by(Serial.id)
+            )
+        ),
         tuple(
             session.execute(
                 select(
