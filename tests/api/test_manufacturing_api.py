@@ -298,3 +298,79 @@ def test_make_to_order_with_subassemblies_plans_the_short_ingredients_down_the_t
     subs = [o for o in orders if o.get("parent_manufacturing_order_id") == mo.json()["id"]]
     assert [(o["variant_id"], o["planned_quantity"]) for o in subs] == [(wheel, 5)]  # 6 - 1
     assert not any(o.get("parent_manufacturing_order_id") == subs[0]["id"] for o in orders)
+
+
+def _blocked_mo(client):  # type: ignore[no-untyped-def]
+    """An MO of 2 lamps needing 3 kg of resin each, with no resin at its location."""
+    loc = _location(client)
+    lamp = _item(client, "Lamp", "none")
+    resin = _item(client, "Resin", "batch", kind="materials")
+    r = client.post(
+        "/v1/recipe_rows",
+        json={"product_variant_id": lamp, "ingredient_variant_id": resin, "quantity": 3},
+    )
+    assert r.status_code == 200, r.text
+    mo = client.post(
+        "/v1/manufacturing_orders",
+        json={"variant_id": lamp, "location_id": loc, "planned_quantity": 2},
+    ).json()
+    assert mo["status"] == "BLOCKED"
+    return loc, resin, mo["id"]
+
+
+def test_a_blocked_mo_reads_not_started_once_its_material_is_received(client):
+    loc, resin, mo = _blocked_mo(client)
+    sup = client.post("/v1/suppliers", json={"name": "Acme"}).json()["id"]
+    po = client.post(
+        "/v1/purchase_orders",
+        json={
+            "supplier_id": sup,
+            "location_id": loc,
+            "purchase_order_rows": [{"variant_id": resin, "quantity": 6, "price_per_unit": 1}],
+        },
+    ).json()
+    row_id = po["purchase_order_rows"][0]["id"]
+    r = client.post(
+        "/v1/purchase_order_receive",
+        json={
+            "purchase_order_row_id": row_id,
+            "quantity": 6,
+            "batch_transactions": [{"batch_number": "RZ-1", "quantity": 6}],
+        },
+    )
+    assert r.status_code == 204, r.text
+    assert client.get(f"/v1/manufacturing_orders/{mo}").json()["status"] == "NOT_STARTED"
+    listed = client.get("/v1/manufacturing_orders", params={"status": "NOT_STARTED"}).json()
+    assert [m["id"] for m in listed["data"]] == [mo]
+    assert client.get("/v1/manufacturing_orders", params={"status": "BLOCKED"}).json() == {
+        "data": []
+    }
+    (receipt,) = client.get(
+        "/v1/purchase_order_receipts", params={"purchase_order_id": po["id"]}
+    ).json()["data"]
+    assert client.delete(f"/v1/purchase_order_receipts/{receipt['id']}").status_code == 204
+    assert client.get(f"/v1/manufacturing_orders/{mo}").json()["status"] == "BLOCKED"
+
+
+def test_a_blocked_mo_reads_not_started_whatever_brought_the_material_in(client):
+    """Status is computed when read: stock from an adjustment unblocks the MO too."""
+    loc, resin, mo = _blocked_mo(client)
+    r = client.post(
+        "/v1/stock_adjustments",
+        json={
+            "location_id": loc,
+            "stock_adjustment_rows": [
+                {
+                    "variant_id": resin,
+                    "quantity": 6,
+                    "batch_transactions": [{"batch_number": "RZ-1", "quantity": 6}],
+                }
+            ],
+        },
+    )
+    assert r.status_code == 200, r.text
+    assert client.get(f"/v1/manufacturing_orders/{mo}").json()["status"] == "NOT_STARTED"
+    (listed,) = client.get("/v1/manufacturing_orders", params={"status": "NOT_STARTED"}).json()[
+        "data"
+    ]
+    assert listed["id"] == mo and listed["status"] == "NOT_STARTED"

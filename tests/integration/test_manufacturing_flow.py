@@ -474,3 +474,22 @@ def test_two_productions_of_the_same_mo_at_once_both_count(sessions, engine):
         assert got.completed_quantity == 2
         assert got.status == "PARTIALLY_COMPLETED"
         check_ledger(s)
+
+
+def test_a_production_that_uses_up_a_material_blocks_the_other_mos_waiting_for_it(sessions):
+    w = World(sessions).setup()
+    p = _plant(w)  # 10 kg of resin: 2 kg per widget
+    first, second = _mo(w, p["product"], 3), _mo(w, p["product"], 3)
+    with w.tx() as s:
+        assert s.get(ManufacturingOrder, second).status == "NOT_STARTED"
+        manufacturing.produce(
+            s,
+            {
+                "manufacturing_order_id": first,
+                "completed_quantity": 3,
+                "traceability": [{"serial_number_id": p[f"B-{i}"]} for i in (1, 2, 3)],
+            },
+            "t",
+        )
+    with w.tx() as s:
+        assert s.get(ManufacturingOrder, second).status == "BLOCKED"  # 4 kg left, 6 wanted

@@ -296,3 +296,43 @@ def test_two_receipts_of_one_row_at_once_never_receive_more_than_ordered(session
         assert s.scalar(select(func.sum(Stock.quantity)).where(Stock.variant_id == bolt)) == 6
         assert s.get(PurchaseOrder, po_id).status == "PARTIALLY_RECEIVED"
         check_ledger(s)
+
+
+def test_a_receipt_unblocks_the_mos_waiting_for_it_and_its_revert_blocks_them_again(sessions):
+    """The stored status follows (the Make list reads it): set-based, on receipt and revert."""
+    from tracelot.db.models import ManufacturingOrder
+    from tracelot.services import manufacturing
+
+    w = World(sessions).setup()
+    _, (lamp,) = w.item("Lamp")
+    _, (resin,) = w.item("Resin", "batch", kind="material")
+    with w.tx() as s:
+        manufacturing.save_recipe_row(
+            s, None, {"product_variant_id": lamp, "ingredient_variant_id": resin, "quantity": 3}
+        )
+        mos = [
+            manufacturing.create_order(
+                s, {"variant_id": lamp, "location_id": w.location_id, "planned_quantity": q}, "t"
+            ).id
+            for q in (2, 5)
+        ]
+    _, (row,) = _po(w, [{"variant_id": resin, "quantity": 6, "price_per_unit": 1}])
+    with w.tx() as s:
+        assert [s.get(ManufacturingOrder, m).status for m in mos] == ["BLOCKED", "BLOCKED"]
+        (receipt,) = purchasing.receive(
+            s,
+            [
+                {
+                    "purchase_order_row_id": row,
+                    "quantity": 6,
+                    "batch_transactions": [{"batch_number": "RZ-1", "quantity": 6}],
+                }
+            ],
+            "t",
+        )
+        rid = receipt.id
+    with w.tx() as s:
+        assert [s.get(ManufacturingOrder, m).status for m in mos] == ["NOT_STARTED", "BLOCKED"]
+        purchasing.revert_receipt(s, s.get(PurchaseReceipt, rid), "t")
+    with w.tx() as s:
+        assert [s.get(ManufacturingOrder, m).status for m in mos] == ["BLOCKED", "BLOCKED"]

@@ -31,12 +31,6 @@ def test_status_is_done_when_the_plan_is_reached_or_the_production_is_final():
     assert mf.status_after(D(5), D(0), False, "BLOCKED") == "BLOCKED"
 
 
-def test_an_mo_missing_ingredients_is_blocked():
-    assert mf.readiness(1, "NOT_STARTED") == "BLOCKED"
-    assert mf.readiness(0, "BLOCKED") == "NOT_STARTED"
-    assert mf.readiness(1, "PARTIALLY_COMPLETED") == "PARTIALLY_COMPLETED"
-
-
 def test_fefo_takes_the_earliest_expiry_first_and_spans_into_the_next():
     s = stock((4, date(2026, 9, 1), None), (3, date(2026, 7, 1), None), (9, None, None))
     assert mf.allocate(D(5), [], s, TODAY) == [(2, D(3)), (1, D(2))]

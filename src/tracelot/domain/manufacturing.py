@@ -2,6 +2,8 @@
 
 Plain Python, no I/O: the services gather the facts (picks, batch stock,
 expiry, holds) and these functions decide what an MO consumes and becomes.
+Whether an MO not started is BLOCKED depends on live stock, so that rule is one
+SQL expression in ``services/manufacturing.py`` (``status_column``).
 """
 
 from __future__ import annotations
@@ -27,13 +29,6 @@ def status_after(planned: Decimal, completed: Decimal, is_final: bool, before: s
     if completed > 0:
         return "PARTIALLY_COMPLETED"
     return before if before in ("NOT_STARTED", "BLOCKED", "IN_PROGRESS") else "NOT_STARTED"
-
-
-def readiness(shortages: int, before: str) -> str:
-    """BLOCKED while ingredients are missing; otherwise not started (or as it was)."""
-    if before not in ("NOT_STARTED", "BLOCKED"):
-        return before
-    return "BLOCKED" if shortages else "NOT_STARTED"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ColumnElement, case, delete, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from tracelot.db.base import utcnow
@@ -222,16 +222,102 @@ def sync_linked_quantity(session: Session, mo_id: int, quantity: Decimal) -> Non
         refresh_status(session, mo)
 
 
-def refresh_status(session: Session, mo: ManufacturingOrder) -> None:
-    """BLOCKED while an ingredient is short for what is left to make."""
-    left = mo.planned_quantity - mo.completed_quantity
-    shortages = sum(
-        1
-        for r in recipe_rows(session, mo.id)
-        if _available(session, r.variant_id, mo.location_id)
-        < rules.consumption(r.planned_quantity_per_unit, left)
+# An MO not started yet is BLOCKED while one of its ingredients is short at its location
+# for what is left to make (planned_quantity_per_unit x (planned - completed)), else
+# NOT_STARTED; the other statuses come from productions (or IN_PROGRESS set by hand).
+# Stock changes by documents of every kind, so the rule is one SQL expression: it is
+# computed when MOs are read (``statuses``, ``status_column``) and written back,
+# set-based, for the MOs that use what a receipt or production changed (``refresh_waiting``).
+WAITING = ("NOT_STARTED", "BLOCKED")
+
+
+def _short_of_ingredients() -> ColumnElement[bool]:
+    """True for an MO (of the enclosing statement) with an ingredient short where it is made."""
+    row = ManufacturingOrderRecipeRow
+    on_hand = (
+        select(func.coalesce(func.sum(Stock.quantity), 0))
+        .where(
+            Stock.variant_id == row.variant_id,
+            Stock.location_id == ManufacturingOrder.location_id,
+        )
+        .correlate_except(Stock)
+        .scalar_subquery()
     )
-    mo.status = rules.readiness(shortages, mo.status)
+    left = ManufacturingOrder.planned_quantity - ManufacturingOrder.completed_quantity
+    return (
+        exists()
+        .where(
+            row.manufacturing_order_id == ManufacturingOrder.id,
+            row.deleted_at.is_(None),
+            on_hand + ledger.EPSILON < row.planned_quantity_per_unit * left,
+        )
+        .correlate_except(row)
+    )
+
+
+def _readiness() -> ColumnElement[str]:
+    return case((_short_of_ingredients(), "BLOCKED"), else_="NOT_STARTED")
+
+
+def status_column() -> ColumnElement[str]:
+    """An MO's status as of now: readiness for MOs not started, else the stored one."""
+    return case(
+        (ManufacturingOrder.status.in_(WAITING), _readiness()), else_=ManufacturingOrder.status
+    )
+
+
+def statuses(session: Session, mo_ids: list[int]) -> dict[int, str]:
+    """The current status of each MO, in one query (a page of MOs at a time)."""
+    if not mo_ids:
+        return {}
+    rows = session.execute(
+        select(ManufacturingOrder.id, status_column()).where(ManufacturingOrder.id.in_(mo_ids))
+    ).all()
+    return {mo_id: status for mo_id, status in rows}
+
+
+def refresh_status(session: Session, mo: ManufacturingOrder) -> None:
+    """Store the MO's current status (BLOCKED or NOT_STARTED while not started)."""
+    session.flush()
+    mo.status = statuses(session, [mo.id])[mo.id]
+
+
+def refresh_waiting(session: Session, variant_ids: list[int], location_ids: list[int]) -> None:
+    """Stock of these variants changed at these locations: store the readiness of the
+    MOs not started there that use one of them, set-based.
+
+    MOs another transaction holds (``lock``) are skipped, not waited for: that
+    use case writes their status itself, and waiting could deadlock against
+    it (it holds the MO and wants the stock rows this one holds).
+    """
+    if not variant_ids or not location_ids:
+        return
+    row = ManufacturingOrderRecipeRow
+    uses = exists().where(
+        row.manufacturing_order_id == ManufacturingOrder.id,
+        row.deleted_at.is_(None),
+        row.variant_id.in_(sorted(set(variant_ids))),
+    )
+    now = _readiness()
+    changed = session.execute(
+        select(ManufacturingOrder.id, now)
+        .where(
+            ManufacturingOrder.status.in_(WAITING),
+            ManufacturingOrder.deleted_at.is_(None),
+            ManufacturingOrder.location_id.in_(sorted(set(location_ids))),
+            uses,
+            ManufacturingOrder.status != now,
+        )
+        .with_for_update(skip_locked=True, of=ManufacturingOrder)
+    ).all()
+    for status in WAITING:
+        ids = [mo_id for mo_id, to in changed if to == status]
+        if ids:
+            session.execute(
+                update(ManufacturingOrder)
+                .where(ManufacturingOrder.id.in_(ids))
+                .values(status=status, updated_at=utcnow())
+            )
 
 
 def _available(session: Session, variant_id: int, location_id: int) -> Decimal:
@@ -483,6 +569,9 @@ def produce(session: Session, data: dict[str, Any], actor: str) -> Production:
             actor=actor,
         )
     session.flush()
+    refresh_waiting(
+        session, [mo.variant_id, *(c.ingredient.variant_id for c in consumed)], [mo.location_id]
+    )
     return prod
 
 
@@ -924,7 +1013,7 @@ def delete_production(session: Session, prod: Production, actor: str) -> None:
         .values(is_active=True)
         .execution_options(synchronize_session=False)
     )
-    _restore_ingredients(session, mo, prod, actor)
+    restored = _restore_ingredients(session, mo, prod, actor)
     session.execute(
         delete(Genealogy).where(
             Genealogy.resource_type == PRODUCTION, Genealogy.resource_id == prod.id
@@ -936,6 +1025,7 @@ def delete_production(session: Session, prod: Production, actor: str) -> None:
     mo.done_date = None
     prod.deleted_at = utcnow()
     refresh_status(session, mo)
+    refresh_waiting(session, [mo.variant_id, *restored], [mo.location_id])
 
 
 def describe_moved(session: Session, serial_ids: list[int], location_id: int) -> str:
@@ -987,7 +1077,8 @@ def _refuse_held_output(session: Session, mo: ManufacturingOrder, ids: list[int]
 
 def _restore_ingredients(
     session: Session, mo: ManufacturingOrder, prod: Production, actor: str
-) -> None:
+) -> list[int]:
+    """Put back what the production consumed; returns the ingredient variants."""
     ings = list(
         session.scalars(
             select(ProductionIngredient).where(ProductionIngredient.production_id == prod.id)
@@ -1040,6 +1131,7 @@ def _restore_ingredients(
         )
         if row is not None:
             row.consumed_quantity -= ing.quantity
+    return [i.variant_id for i in ings]
 
 
 def _deactivate(

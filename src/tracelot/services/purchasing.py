@@ -33,7 +33,7 @@ from tracelot.db.models import (
     Variant,
 )
 from tracelot.domain import errors
-from tracelot.services import batches, ledger, numbering, serials
+from tracelot.services import batches, ledger, manufacturing, numbering, serials
 from tracelot.services.common import apply, get
 from tracelot.services.manufacturing import describe_moved
 
@@ -223,10 +223,25 @@ def receive(session: Session, items: list[dict[str, Any]], actor: str) -> list[P
             path="purchase_order_row_id",
         )
     lock(session, [i for i in (_int(item.get("purchase_order_row_id")) for item in items) if i])
-    return [
+    receipts = [
         _receive_one(session, item, actor, f"[{i}]" if len(items) > 1 else "")
         for i, item in enumerate(items)
     ]
+    _unblock(session, [r.id for r in receipts])
+    return receipts
+
+
+def _unblock(session: Session, receipt_ids: list[int]) -> None:
+    """MOs waiting for what these receipts moved get their readiness again (set-based)."""
+    places = session.execute(
+        select(Movement.variant_id, Movement.location_id)
+        .join(PurchaseReceiptMovement, PurchaseReceiptMovement.movement_id == Movement.id)
+        .where(PurchaseReceiptMovement.receipt_id.in_(receipt_ids))
+        .distinct()
+    ).all()
+    manufacturing.refresh_waiting(
+        session, [p.variant_id for p in places], [p.location_id for p in places]
+    )
 
 
 def _receive_one(session: Session, item: dict[str, Any], actor: str, at: str) -> PurchaseReceipt:
@@ -461,6 +476,7 @@ def revert_receipt(session: Session, receipt: PurchaseReceipt, actor: str) -> No
     row.received_quantity -= receipt.quantity
     receipt.reverted_at = utcnow()
     _refresh(session, po)
+    _unblock(session, [receipt.id])
 
 
 def _refuse_moved(session: Session, po: PurchaseOrder, m: Movement, ids: list[int]) -> None:

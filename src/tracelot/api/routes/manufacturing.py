@@ -156,7 +156,9 @@ def serial_link(s: Serial, t: SerialTransaction | None, rtype: str, rid: int) ->
     )
 
 
-def mo_out(db: Db, mo: ManufacturingOrder) -> dict[str, Any]:
+def mo_out(db: Db, mo: ManufacturingOrder, status: str | None = None) -> dict[str, Any]:
+    """The MO as Katana shapes it; ``status`` as of now (``mf.statuses``) unless given."""
+    status = status or mf.statuses(db, [mo.id])[mo.id]
     prods = mf.active_productions(db, mo.id)
     made = mf.produced_serials(db, [p.id for p in prods])
     minted = mf.minted_serials(db, mo.id)
@@ -175,7 +177,7 @@ def mo_out(db: Db, mo: ManufacturingOrder) -> dict[str, Any]:
     return clean(
         {
             "id": mo.id,
-            "status": mo.status,
+            "status": status,
             "order_no": mo.order_no,
             "variant_id": mo.variant_id,
             "location_id": mo.location_id,
@@ -367,7 +369,7 @@ def list_mos(
         request,
     )
     if status:
-        q = q.where(ManufacturingOrder.status == status)
+        q = q.where(mf.status_column() == status)
     if is_linked_to_sales_order is not None:
         col = ManufacturingOrder.sales_order_row_id
         q = q.where(col.is_not(None) if is_linked_to_sales_order else col.is_(None))
@@ -377,7 +379,9 @@ def list_mos(
         q = q.where(ManufacturingOrder.location_id == location_id)
     if order_no:
         q = q.where(ManufacturingOrder.order_no == order_no)
-    return {"data": [mo_out(db, m) for m in paginate(db, q, paging, response)]}
+    page = paginate(db, q, paging, response)
+    now = mf.statuses(db, [m.id for m in page])
+    return {"data": [mo_out(db, m, now[m.id]) for m in page]}
 
 
 @router.get("/manufacturing_orders/{mo_id}")
