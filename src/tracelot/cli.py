@@ -178,6 +178,22 @@ def import_orders(
     console.print(f"imported {created} orders ({existing} already imported)")
 
 
+REPORT_FORMATS = ("csv", "xlsx", "json")
+
+
+def _report_format(fmt: str) -> str:
+    """The recall and FSMA 204 formats, refused (one line, exit 1) before any work."""
+    if fmt not in REPORT_FORMATS:
+        _fail(
+            TracelotError(
+                "VALIDATION_FAILED",
+                f"Unknown --format '{fmt}': use {', '.join(REPORT_FORMATS[:-1])} "
+                f"or {REPORT_FORMATS[-1]}.",
+            )
+        )
+    return fmt
+
+
 @app.command()
 def recall(
     numbers: Annotated[list[str], typer.Argument(help="Batch or serial numbers.")],
@@ -187,11 +203,12 @@ def recall(
     """Recall report: affected customers, stock on hand, mass balance (issue 5)."""
     from tracelot.services import recall as rc
 
+    fmt = _report_format(fmt)
     try:
         with transaction(_sessions()) as s:
             batch_ids, serial_ids = rc.find_starts(s, numbers)
             report = rc.report(s, batch_ids, serial_ids)
-            content = rc.render(s, report, fmt if fmt in ("json", "xlsx") else "csv")
+            content = rc.render(s, report, fmt)
     except TracelotError as exc:
         _fail(exc)
     err.print(report["summary"], f"({report['elapsed_ms']} ms)", highlight=False)
@@ -209,12 +226,13 @@ def fsma204(
     variant_id: Annotated[int | None, typer.Option("--variant-id")] = None,
     start: Annotated[str | None, typer.Option("--from", help="ISO date(-time).")] = None,
     end: Annotated[str | None, typer.Option("--to", help="ISO date(-time).")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="csv or xlsx.")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", help="csv, xlsx or json.")] = "csv",
     output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
 ) -> None:
     """FDA FSMA 204 sortable spreadsheet for lot codes and/or a product and dates (issue 5)."""
     from tracelot.standards import fsma204 as fs
 
+    fmt = _report_format(fmt)
     try:
         since, until = fs.bound(start, "from"), fs.bound(end, "to", end=True)
         with transaction(_sessions()) as s:

@@ -629,5 +629,21 @@ def to_xlsx(table: list[dict[str, Any]]) -> bytes:
     return buf.getvalue()
 
 
+def to_json(table: list[dict[str, Any]]) -> dict[str, Any]:
+    """The columns and one object per row; quantities as decimal text ('2', '2.5')."""
+    return {"columns": COLUMNS, "data": [{c: _text(r[c]) for c in COLUMNS} for r in table]}
+
+
+def _text(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return str(v.quantize(Decimal(1))) if v == v.to_integral_value() else f"{v.normalize():f}"
+    return v
+
+
 def render(table: list[dict[str, Any]], fmt: str) -> str | bytes:
+    """CSV or JSON text, or XLSX bytes."""
+    if fmt == "json":
+        import json
+
+        return json.dumps(to_json(table), indent=2)
     return to_xlsx(table) if fmt == "xlsx" else to_csv(table)

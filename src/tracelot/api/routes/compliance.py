@@ -38,17 +38,13 @@ def fsma204_spreadsheet(
         lot,
     )
     if format == "json":
-        return {"columns": fsma204.COLUMNS, "data": [_json(r) for r in rows]}
+        return fsma204.to_json(rows)
     content = fsma204.render(rows, format)
     return Response(
         content,
         media_type=XLSX if format == "xlsx" else "text/csv",
         headers={"Content-Disposition": f'attachment; filename="fsma204.{format}"'},
     )
-
-
-def _json(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: dec(v) if k == "Quantity" else v for k, v in row.items()}
 
 
 def _only_paging_filters(request: Request) -> None:
