@@ -182,6 +182,64 @@ def test_a_batch_number_reused_on_the_same_variant_is_refused(client, sessions, 
     assert body["code"] == "DUPLICATE" and body["details"][0]["path"] == "batch_number"
 
 
+@pytest.mark.parametrize("number", ["unbatched", "UnBatched"])
+def test_a_batch_named_unbatched_is_refused_as_reserved(client, sessions, stock, number):
+    body = _unchanged(
+        sessions,
+        lambda: client.post(
+            "/v1/batches", json={"batch_number": number, "variant_id": stock["bv"]}
+        ),
+    )
+    assert body["code"] == "RESERVED_BATCH_NUMBER"
+    assert body["details"][0]["path"] == "batch_number" and "reserved" in body["message"]
+
+
+def test_receiving_into_a_batch_named_unbatched_is_refused_naming_the_allocation(
+    client, sessions, stock
+):
+    body = _unchanged(
+        sessions,
+        _adjust(
+            client,
+            stock["loc"],
+            {
+                "variant_id": stock["bv"],
+                "quantity": 2,
+                "batch_transactions": [
+                    {"batch_number": "LOT-3", "quantity": 1},
+                    {"batch_number": "UNBATCHED", "quantity": 1},
+                ],
+            },
+        ),
+    )
+    assert body["code"] == "RESERVED_BATCH_NUMBER"
+    assert body["details"][0]["path"] == (
+        "stock_adjustment_rows[0].batch_transactions[1].batch_number"
+    )
+
+
+def test_renaming_a_batch_to_unbatched_is_refused(client, sessions, stock):
+    (lot,) = client.get("/v1/batch_stocks", params={"variant_id": stock["bv"]}).json()["data"]
+    body = _unchanged(
+        sessions,
+        lambda: client.patch(
+            f"/v1/batch_stocks/{lot['batch_id']}", json={"batch_number": "Unbatched"}
+        ),
+    )
+    assert body["code"] == "RESERVED_BATCH_NUMBER"
+    assert client.get("/v1/batch_stocks").json()["data"][0]["batch_number"] == "LOT-1"
+
+
+def test_a_batch_csv_row_named_unbatched_is_refused_naming_the_row(sessions, stock):
+    text = (
+        "sku,batch_number,expiration_date,batch_barcode,location,quantity\nB-1,Unbatched,,,Main,4\n"
+    )
+    with pytest.raises(TracelotError) as exc, transaction(sessions) as s:
+        imports.import_batches(s, text, "test")
+    assert exc.value.code == "RESERVED_BATCH_NUMBER"
+    assert [d.path for d in exc.value.details] == ["row 2.batch_number"]
+
+
 def test_a_batch_on_an_untracked_item_is_refused(client, sessions, stock):
     body = _unchanged(
         sessions,

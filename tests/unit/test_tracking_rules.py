@@ -3,7 +3,13 @@
 import pytest
 
 from tracelot.domain.errors import TracelotError
-from tracelot.domain.tracking import Tracking, TrackingChange, from_flags, plan_change
+from tracelot.domain.tracking import (
+    Tracking,
+    TrackingChange,
+    batch_number_problem,
+    from_flags,
+    plan_change,
+)
 
 N, B, S = Tracking.NONE, Tracking.BATCH, Tracking.SERIAL
 
@@ -62,3 +68,14 @@ def test_flags_read_as_one_mode():
     assert from_flags(False, None, B) is N
     assert from_flags(False, None, S) is S
     assert from_flags(None, True, N) is S
+
+
+@pytest.mark.parametrize("number", ["unbatched", "Unbatched", "UNBATCHED", " unbatched "])
+def test_no_real_batch_may_be_called_unbatched_in_any_case(number):
+    problem = batch_number_problem(number)
+    assert problem and "reserved" in problem and "another batch number" in problem
+
+
+@pytest.mark.parametrize("number", ["unbatched-2", "LOT-1", "un batched"])
+def test_other_batch_numbers_are_allowed(number):
+    assert batch_number_problem(number) is None

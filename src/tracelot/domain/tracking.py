@@ -11,6 +11,19 @@ from enum import StrEnum
 
 from tracelot.domain import errors
 
+UNBATCHED = "unbatched"  # what GET /batch_stocks calls a batch item's stock without a batch
+
+
+def batch_number_problem(number: str) -> str | None:
+    """Why ``number`` cannot name a real batch, or None when it can."""
+    if number.strip().casefold() == UNBATCHED:
+        return (
+            f"Batch number '{number}' is reserved: stock without a batch is listed as "
+            f"'{UNBATCHED}' (e.g. after turning batch tracking on), so a real batch "
+            "cannot be called that in any case. Choose another batch number."
+        )
+    return None
+
 
 class Tracking(StrEnum):
     NONE = "none"

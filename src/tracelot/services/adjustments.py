@@ -135,6 +135,11 @@ def _batch_changes(
     sign = 1 if qty > 0 else -1
     by_number = [a for a in allocations if a.get("batch_number") and not a.get("batch_id")]
     if sign > 0:
+        for j, a in enumerate(allocations):
+            if a in by_number:
+                batches.check_number(
+                    a["batch_number"], f"{path}.batch_transactions[{j}].batch_number"
+                )
         named = batches.find_or_create_many(session, variant.id, by_number)
     else:  # stock leaves existing batches only: a number that names none is a mistake
         named = batches.by_number(session, variant.id, [a["batch_number"] for a in by_number])

@@ -11,6 +11,7 @@ from tracelot.db.base import utcnow
 from tracelot.db.models import Batch, Item, Variant
 from tracelot.db.sql import chunks
 from tracelot.domain import errors
+from tracelot.domain.tracking import batch_number_problem
 from tracelot.services import webhooks
 from tracelot.services.common import apply, get
 
@@ -36,8 +37,15 @@ def batch_variant(session: Session, variant_id: int, path: str = "variant_id") -
     return variant
 
 
+def check_number(number: str, path: str = "batch_number") -> None:
+    """Refuse a batch number no real batch may have (``unbatched``, in any case)."""
+    if msg := batch_number_problem(number):
+        raise errors.refuse(errors.RESERVED_BATCH_NUMBER, msg, path=path, batch_number=number)
+
+
 def create_batch(session: Session, data: dict[str, Any]) -> Batch:
     variant = batch_variant(session, int(data["variant_id"]))
+    check_number(data["batch_number"])
     _check_number_free(session, variant.id, data["batch_number"], None)
     batch = Batch(variant_id=variant.id, batch_created_date=utcnow())
     apply(batch, data, BATCH_FIELDS)
@@ -49,6 +57,7 @@ def create_batch(session: Session, data: dict[str, Any]) -> Batch:
 
 def update_batch(session: Session, batch: Batch, data: dict[str, Any]) -> Batch:
     if data.get("batch_number"):
+        check_number(data["batch_number"])
         _check_number_free(session, batch.variant_id, data["batch_number"], batch.id)
     apply(batch, data, BATCH_FIELDS)
     batch.updated_at = utcnow()
@@ -71,8 +80,11 @@ def _check_number_free(session: Session, variant_id: int, number: str, own_id: i
         )
 
 
-def find_or_create(session: Session, variant_id: int, number: str, **fields: Any) -> Batch:
+def find_or_create(
+    session: Session, variant_id: int, number: str, path: str = "batch_number", **fields: Any
+) -> Batch:
     """The variant's batch with that number, created when new (receipts, production)."""
+    check_number(number, path)
     batch = session.scalar(
         select(Batch).where(Batch.variant_id == variant_id, Batch.batch_number == number)
     )
@@ -99,6 +111,7 @@ def find_or_create_many(
     """
     firsts: dict[str, dict[str, Any]] = {}
     for w in wanted:
+        check_number(w["batch_number"])
         firsts.setdefault(w["batch_number"], w)
     found = _by_number(session, variant_id, list(firsts))
     now = utcnow()

@@ -22,6 +22,7 @@ from tracelot.db.models import Location, Serial, Variant
 from tracelot.db.sql import chunks
 from tracelot.domain import errors
 from tracelot.domain import serials as serial_rules
+from tracelot.domain.tracking import batch_number_problem
 from tracelot.services import adjustments
 from tracelot.services.tracking import serial_gaps
 
@@ -243,6 +244,9 @@ def _batch_allocation(
         problems.append(
             _problem(line, "batch_number", "a batch number of 1 to 64 characters is required.")
         )
+        ok = False
+    elif msg := batch_number_problem(row["batch_number"]):
+        problems.append(_problem(line, "batch_number", msg, errors.RESERVED_BATCH_NUMBER))
         ok = False
     expiry = None
     if row["expiration_date"]:
