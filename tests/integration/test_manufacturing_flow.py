@@ -20,7 +20,11 @@ LATER = date.today() + timedelta(days=40)
 
 
 def _plant(w: World) -> dict[str, int]:
-    """A serial product (pattern) made of 2 kg of a batch material and 1 serial sub-assembly."""
+    """A serial product (pattern) made of 2 kg of a batch material and 1 serial sub-assembly.
+
+    The material is in two batches: EARLY (4 kg, expiring first, entered second)
+    and LATE (16 kg): only first-expired-first-out empties EARLY before LATE.
+    """
     _, (product,) = w.item("Widget", "serial")
     _, (material,) = w.item("Resin", "batch", kind="material")
     _, (sub,) = w.item("Board", "serial")
@@ -38,9 +42,9 @@ def _plant(w: World) -> dict[str, int]:
         [
             {
                 "variant_id": material,
-                "quantity": 10,
+                "quantity": 20,
                 "batch_transactions": [
-                    {"batch_number": "LATE", "expiration_date": LATER, "quantity": 6},
+                    {"batch_number": "LATE", "expiration_date": LATER, "quantity": 16},
                     {"batch_number": "EARLY", "expiration_date": SOON, "quantity": 4},
                 ],
             },
@@ -95,13 +99,13 @@ def test_outputs_carry_genealogy_to_exactly_the_consumed_batches_and_serials(ses
         year = date.today().year
         assert [o.serial_number for o in outputs] == [f"W-{year}-{i:04}" for i in range(1, 6)]
         assert all(o.status == "in_stock" for o in outputs)
-        # FEFO: 10 kg needed; EARLY (4) first, then 6 from LATE
+        # FEFO: 10 kg needed; all 4 of EARLY first, then 6 of LATE's 16
         stock = dict(
             s.execute(
                 select(Stock.batch_id, Stock.quantity).where(Stock.variant_id == p["material"])
             ).all()
         )
-        assert stock[p["EARLY"]] == 0 and stock[p["LATE"]] == 0
+        assert stock == {p["EARLY"]: 0, p["LATE"]: 10}
         assert s.get(Serial, p["B-6"]).status == "in_stock"
         assert {s.get(Serial, i).status for i in subs} == {"consumed"}
         gen = s.scalars(select(Genealogy).where(Genealogy.resource_id == prod_id)).all()
@@ -236,7 +240,7 @@ def test_fefo_skips_expired_and_held_batches(sessions):
             "t",
         )
         late = s.scalar(select(Stock.quantity).where(Stock.batch_id == p["LATE"]))
-        assert late == 4
+        assert late == 14
 
 
 def test_a_serial_not_in_stock_is_refused(sessions):
@@ -478,8 +482,8 @@ def test_two_productions_of_the_same_mo_at_once_both_count(sessions, engine):
 
 def test_a_production_that_uses_up_a_material_blocks_the_other_mos_waiting_for_it(sessions):
     w = World(sessions).setup()
-    p = _plant(w)  # 10 kg of resin: 2 kg per widget
-    first, second = _mo(w, p["product"], 3), _mo(w, p["product"], 3)
+    p = _plant(w)  # 6 boards: 1 per widget
+    first, second = _mo(w, p["product"], 3), _mo(w, p["product"], 4)
     with w.tx() as s:
         assert s.get(ManufacturingOrder, second).status == "NOT_STARTED"
         manufacturing.produce(
@@ -492,4 +496,4 @@ def test_a_production_that_uses_up_a_material_blocks_the_other_mos_waiting_for_i
             "t",
         )
     with w.tx() as s:
-        assert s.get(ManufacturingOrder, second).status == "BLOCKED"  # 4 kg left, 6 wanted
+        assert s.get(ManufacturingOrder, second).status == "BLOCKED"  # 3 boards left, 4 wanted
