@@ -20,6 +20,12 @@ def test_forbidden_characters_are_refused(bad):
     assert serials.problem(bad)
 
 
+@pytest.mark.parametrize("bad", ["SN-1\n", "SN-1\r\n", "SN-1\nSN-2"])
+def test_a_serial_with_a_line_break_even_a_trailing_one_is_refused(bad):
+    message = serials.problem(bad)
+    assert message and "only letters, digits" in message
+
+
 def test_validate_names_every_bad_serial_and_repeats():
     with pytest.raises(TracelotError) as exc:
         serials.validate(["OK-1", "B#D", "OK-1"])

@@ -9,8 +9,9 @@ from tracelot.domain import errors
 from tracelot.domain.errors import Detail
 
 MAX_LENGTH = 32
-_ALLOWED = re.compile(r"^[A-Za-z0-9 \-_/,.]+$")
-_RANGE = re.compile(r"^(?P<prefix>.*?)(?P<start>\d+)\.\.(?P=prefix)?(?P<end>\d+)$")
+# Used with fullmatch: ``$`` would also match before a trailing newline.
+_ALLOWED = re.compile(r"[A-Za-z0-9 \-_/,.]+")
+_RANGE = re.compile(r"(?P<prefix>.*?)(?P<start>\d+)\.\.(?P=prefix)?(?P<end>\d+)")
 MAX_RANGE = 100_000
 
 
@@ -23,8 +24,8 @@ def problem(number: str) -> str | None:
             f"Serial number '{number[:40]}' has {len(number)} characters; "
             f"at most {MAX_LENGTH} are allowed."
         )
-    if not _ALLOWED.match(number):
-        bad = sorted({c for c in number if not _ALLOWED.match(c)})
+    if not _ALLOWED.fullmatch(number):
+        bad = sorted({c for c in number if not _ALLOWED.fullmatch(c)})
         return (
             f"Serial number '{number}' contains {''.join(bad)!r}; only letters, digits, "
             "space and - _ / , . are allowed."
@@ -62,7 +63,7 @@ def expand(entries: list[str]) -> list[str]:
     out: list[str] = []
     for entry in entries:
         entry = entry.strip()
-        m = _RANGE.match(entry)
+        m = _RANGE.fullmatch(entry)
         if not m:
             out.append(entry)
             continue
