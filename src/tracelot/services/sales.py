@@ -617,11 +617,12 @@ def assign_serials(
     ]
     if not new:
         return []
+    quantity = lock_row(session, row)
     held = int(_assigned(session, row, "serial"))
-    if held + len(new) > row.quantity:
+    if held + len(new) > quantity:
         raise errors.refuse(
             errors.QUANTITY_EXCEEDED,
-            f"The row needs {int(row.quantity)} "
+            f"The row needs {int(quantity)} "
             f"serial(s) and holds {held}; cannot add {len(new)}. Release some "
             "first or raise the quantity.",
             path=path,
@@ -634,6 +635,20 @@ def assign_serials(
         refresh(session, order)
     webhooks.emit(session, "serial_number.updated", "sales_order_row", row.id, order.tracing_status)
     return new
+
+
+def lock_row(session: Session, row: SalesOrderRow) -> Decimal:
+    """Lock the row until commit and return its quantity as committed.
+
+    Counting a row's serials and then holding more is read-then-write: two
+    concurrent assignments to one row must take turns, or both could fit. On
+    PostgreSQL this is ``SELECT ... FOR UPDATE``; SQLite already runs one writer
+    at a time (BEGIN IMMEDIATE) and renders no FOR UPDATE.
+    """
+    quantity = session.scalar(
+        select(SalesOrderRow.quantity).where(SalesOrderRow.id == row.id).with_for_update()
+    )
+    return Decimal(quantity if quantity is not None else row.quantity)
 
 
 def serial_variant(session: Session, variant_id: int, path: str) -> Variant:
@@ -1129,8 +1144,9 @@ def assign_production_output(
     assert order is not None
     if shipping(session, [row])[row.id].all_delivered:
         return
+    row_quantity = lock_row(session, row)  # against a concurrent assignment to the row
     if serial_ids:
-        room = int(row.quantity) - int(_assigned(session, row, "serial"))
+        room = int(row_quantity) - int(_assigned(session, row, "serial"))
         take = list(serial_ids)[: max(0, room)]
         if take:
             ledger.hold_serials(
@@ -1138,7 +1154,7 @@ def assign_production_output(
             )
             join_packed(session, order, row, take, actor)
     elif batch_id is not None:
-        amount = min(row.quantity - _assigned(session, row, "batch"), Decimal(quantity))
+        amount = min(row_quantity - _assigned(session, row, "batch"), Decimal(quantity))
         if amount > 0:
             add_batch_pick(session, row, batch_id, amount)
     refresh(session, order)
