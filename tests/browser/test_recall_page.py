@@ -109,6 +109,7 @@ def test_a_recall_from_the_batch_page_lists_the_right_customers(
     }
 
     page.get_by_role("link", name="Tracing issues").click()
+    page.get_by_role("link", name="Batches expiring within 30 days").click()
     expect(page.locator("#expiring")).to_contain_text("HNY-BAD")
     shot(page, "tracing-issues")
     page.locator("#expiring").get_by_role("link", name="Open batch").first.click()

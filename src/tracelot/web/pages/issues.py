@@ -1,79 +1,71 @@
-"""Tracing issues: everything that needs attention, each with a link to fix it."""
+"""Tracing issues: everything that needs attention, each with a link to fix it.
+
+The page is the API's GET /v1/tracing_issues on a screen: the same query
+(``services.tracing_issues.query``, one UNION ALL paged in the database, most
+urgent first) and the same descriptions (``tracing_issues.describe``: message,
+counts, the web link that fixes it). Entries are shown in one section per kind.
+"""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from typing import Any
 
 from fastapi import Request
 from sqlalchemy import func, select
 from starlette.responses import Response
 
-from tracelot.db.models import Batch, Item, Location, SalesOrder, Stock, Variant
-from tracelot.services import tracking
+from tracelot.services import tracing_issues
 from tracelot.web.deps import Db, signed_in_router
+from tracelot.web.paging import paged, url_maker
 from tracelot.web.render import page as render
 
 router = signed_in_router()
-SOON_DAYS = 30
-LIMIT = 200  # each section shows the most urgent; the Sell/Stock filters list the rest
+SOON_DAYS = 30  # the API's default horizon for batches expiring soon
+
+# kind: (section heading, section id, label of the link that fixes it)
+SECTIONS: dict[str, tuple[str, str, str]] = {
+    "batch_expired": ("Expired batches still in stock", "expired", "Open batch"),
+    "batch_on_hold": ("Batches on hold with stock", "batches-on-hold", "Open batch"),
+    "serials_on_hold": ("Serial numbers on hold in stock", "serials-on-hold", "Open"),
+    "missing_serials": (
+        "Orders that shipped units without serial numbers",
+        "missing-orders",
+        "Assign on the order",
+    ),
+    "serials_not_connected": (
+        "Stock not connected to serial numbers",
+        "serial-gaps",
+        "Connect serials",
+    ),
+    "batch_expiring": (f"Batches expiring within {SOON_DAYS} days", "expiring", "Open batch"),
+}
+
+
+def _section(kind: str) -> tuple[str, str, str]:
+    """How a kind is shown; a kind the service gained since still gets a section."""
+    return SECTIONS.get(kind, (kind.replace("_", " ").capitalize(), kind, "Fix"))
 
 
 @router.get("/issues")
-def issues(request: Request, db: Db) -> Response:
-    orders = db.execute(
-        select(
-            SalesOrder.id, SalesOrder.order_no, SalesOrder.status, SalesOrder.missing_serial_numbers
-        )
-        .where(SalesOrder.tracing_status == "missing", SalesOrder.deleted_at.is_(None))
-        .order_by(SalesOrder.id)
-        .limit(LIMIT)
-    ).all()
-    missing_total = db.scalar(
-        select(func.count()).where(
-            SalesOrder.tracing_status == "missing", SalesOrder.deleted_at.is_(None)
-        )
-    )
-    gaps = tracking.serial_gaps(db)
-    names = _names(db, {g["variant_id"] for g in gaps}, {g["location_id"] for g in gaps})
-    horizon = date.today() + timedelta(days=SOON_DAYS)
-    expiring = db.execute(
-        select(
-            Batch.id,
-            Batch.batch_number,
-            Batch.expiration_date,
-            Variant.sku,
-            Location.name.label("location"),
-            Stock.quantity,
-        )
-        .join(Stock, Stock.batch_id == Batch.id)
-        .join(Variant, Variant.id == Batch.variant_id)
-        .join(Location, Location.id == Stock.location_id)
-        .where(Stock.quantity > 0, Batch.expiration_date <= horizon)
-        .order_by(Batch.expiration_date)
-        .limit(LIMIT)
-    ).all()
+def issues(request: Request, db: Db, kind: str = "", page: int = 1) -> Response:
+    kind = kind if kind in tracing_issues.KINDS else ""
+    pager = paged(db, tracing_issues.query([kind] if kind else None, SOON_DAYS), page)
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for e in tracing_issues.describe(db, pager.rows):
+        groups.setdefault(e["kind"], []).append(e)
+    every = tracing_issues.query(None, SOON_DAYS).order_by(None).subquery()
+    counts: dict[str, int] = {
+        k: n for k, n in db.execute(select(every.c.kind, func.count()).group_by(every.c.kind))
+    }
     return render(
         request,
         "issues.html",
         "issues",
-        orders=orders,
-        missing_total=missing_total,
-        gaps=gaps,
-        names=names,
-        expiring=expiring,
+        pager=pager,
+        groups={k: (_section(k), entries) for k, entries in groups.items()},
+        kinds=[(k, _section(k)[0]) for k in tracing_issues.KINDS],
+        counts=counts,
+        kind=kind,
         soon_days=SOON_DAYS,
+        url=url_maker(request),
     )
-
-
-def _names(db: Db, vids: set[int], lids: set[int]) -> dict[str, dict[int, object]]:
-    variants = db.execute(
-        select(Variant.id, Variant.sku, Item.id.label("item_id"))
-        .join(Item, Item.id == Variant.item_id)
-        .where(Variant.id.in_(vids))
-    ).all()
-    locs = dict(db.execute(select(Location.id, Location.name).where(Location.id.in_(lids))).all())
-    return {
-        "sku": {v.id: v.sku for v in variants},
-        "item": {v.id: v.item_id for v in variants},
-        "location": locs,
-    }
