@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import date, timedelta
@@ -36,7 +37,9 @@ def _po(w: World, rows: list[dict]) -> tuple[int, list[int]]:
         return po.id, [r.id for r in purchasing.order_rows(s, po.id)]
 
 
-def test_receiving_1000_generated_serials_and_3_batches_shows_the_po_as_origin(sessions, engine):
+def test_receiving_1000_generated_serials_and_3_batches_shows_the_po_as_origin(
+    sessions, engine, client
+):
     w = World(sessions).setup()
     _, (sensor,) = w.item("Sensor", "serial", kind="material")
     _, (resin,) = w.item("Resin", "batch", kind="material")
@@ -124,6 +127,39 @@ def test_receiving_1000_generated_serials_and_3_batches_shows_the_po_as_origin(s
         assert {(m.reason, m.resource_type) for m in moves} == {("receipt", "PurchaseOrderRow")}
         assert {m.document for m in moves} == {f"PO-{po_id}"}
         check_ledger(s)
+        first, last = (
+            s.scalar(select(Serial.id).where(Serial.serial_number == f"SN-{year}-{n}"))
+            for n in ("000001", "001000")
+        )
+    # The views a user reads (acceptance 1): every serial and batch names the PO as origin.
+    page = client.get("/v1/serial_numbers_stock", params={"variant_id": sensor, "limit": 250})
+    assert json.loads(page.headers["X-Pagination"])["total_records"] == "1000"
+    for sn in page.json()["data"]:
+        assert sn["in_stock"] is True
+        assert [
+            (t["resource_type"], t["resource_id"], t["quantity_change"]) for t in sn["transactions"]
+        ] == [("PurchaseOrderRow", str(serial_row), 1)]
+    for sid in (first, last):
+        (step,) = client.get(f"/v1/serial_numbers/{sid}/history").json()["steps"]
+        assert step["event"] == "received" and step["document"] == f"PO-{po_id}"
+        assert (step["document_type"], step["document_id"]) == ("purchase_order", po_id)
+        assert step["supplier"] == "Acme Parts"
+    stocks = client.get("/v1/batch_stocks", params={"variant_id": resin}).json()["data"]
+    assert sorted(
+        (b["batch_number"], b["quantity_in_stock"], b["expiration_date"][:10], b["supplier_lot"])
+        for b in stocks
+    ) == [(f"R-{i}", "10", e.isoformat(), f"R-{i}") for i, e in enumerate(expiries, 1)]
+    origins = client.get(
+        "/v1/trace",
+        params={"direction": "backward", "batch_id": [b["batch_id"] for b in stocks]},
+    ).json()["origins"]
+    assert sorted((o["batch_id"], o["quantity"]) for o in origins) == sorted(
+        (b["batch_id"], "10") for b in stocks
+    )
+    assert {
+        (o["resource_type"], o["resource_id"], o["document_type"], o["document_id"], o["supplier"])
+        for o in origins
+    } == {("PurchaseOrderRow", batch_row, "purchase_order", po_id, "Acme Parts")}
 
 
 def test_serials_minted_on_the_row_are_received_first_minted_first(sessions):
