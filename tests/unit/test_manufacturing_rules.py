@@ -65,3 +65,12 @@ def test_an_explicit_pick_larger_than_the_batch_is_refused():
 def test_a_soft_pick_takes_what_its_batch_holds_then_fefo():
     s = stock((4, None, None), (10, date(2026, 12, 1), None))
     assert mf.allocate(D(6), [(1, D(6))], s, TODAY, strict=False) == [(1, D(4)), (2, D(2))]
+
+
+def test_allow_expired_lets_a_named_batch_through_but_fefo_still_skips_expired_ones():
+    s = stock((4, date(2026, 5, 1), None), (4, date(2026, 8, 1), None), (4, date(2026, 4, 1), None))
+    assert mf.allocate(D(3), [], s, TODAY, allow_expired=True) == [(2, D(3))]
+    assert mf.allocate(D(6), [(1, D(2))], s, TODAY, allow_expired=True) == [(1, D(2)), (2, D(4))]
+    with pytest.raises(TracelotError) as exc:
+        mf.allocate(D(5), [], s, TODAY, allow_expired=True)
+    assert exc.value.code == "INSUFFICIENT_STOCK"

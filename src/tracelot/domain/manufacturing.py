@@ -67,8 +67,8 @@ def allocate(
     The explicit picks come first (refused when expired without
     ``allow_expired`` or on hold; when ``strict``, also when the batch holds
     less than named, else a pick takes what its batch still holds); then FEFO
-    over the remaining usable stock. Expired and on-hold batches are never
-    proposed.
+    over the remaining usable stock. ``allow_expired`` is about the batches
+    the caller named: FEFO never takes an expired or on-hold batch.
     """
     by_id = {b.batch_id: b for b in stock}
     taken: dict[int, Decimal] = {}
@@ -88,7 +88,7 @@ def allocate(
     for b in fefo_order(stock):
         if left <= 0:
             break
-        if b.hold_reason or (is_expired(b, today) and not allow_expired):
+        if b.hold_reason or is_expired(b, today):
             continue
         free = b.quantity - taken.get(b.batch_id, Decimal(0))
         if free <= 0:
@@ -101,7 +101,7 @@ def allocate(
             (
                 b.quantity
                 for b in stock
-                if not b.hold_reason and (allow_expired or not is_expired(b, today))
+                if b.batch_id in taken or not (b.hold_reason or is_expired(b, today))
             ),
             Decimal(0),
         )

@@ -483,8 +483,9 @@ def create_production(body: ProductionIn, db: Db, who: Who) -> dict[str, Any]:
     ``new_serial_numbers`` (entered or scanned strings, ranges allowed), else
     the MO's minted serials, else generated from the item's ``serial_pattern``.
     Serial ingredients are named in ``traceability`` (or held on the recipe
-    row); batch ingredients come from the row's picks, then FEFO. Expired
-    batches need ``allow_expired: true``.
+    row); batch ingredients come from the batches named here, else the row's
+    picks, then FEFO. An expired batch is used only when named (here or as a
+    pick) with ``allow_expired: true``; FEFO never takes one.
     """
     return production_out(db, mf.produce(db, body.sent(), who.name))
 
