@@ -34,6 +34,24 @@ def _patch(w, item_id, **data):
         return catalog.update_item(s, s.get(Item, item_id), data, "tester")
 
 
+def _refused(w, item_id, **data):
+    """The refusal's code, after checking inside its own transaction that nothing was written.
+
+    Looking afterwards would prove nothing: the rollback hides any write made
+    before the refusal, and the rule is that a refusal writes nothing at all.
+    """
+    with w.tx() as s:
+        before = ledger_snapshot(s)
+        item = s.get(Item, item_id)
+        tracking_before = item.tracking
+        with pytest.raises(TracelotError) as exc:
+            catalog.update_item(s, item, data, "tester")
+        s.flush()
+        assert ledger_snapshot(s) == before
+        assert item.tracking == tracking_before
+        return exc.value.code
+
+
 def test_none_to_batch_moves_all_stock_of_every_variant_and_location_into_unbatched(w):
     shop = w.location("Shop")
     item, (v1, v2) = w.item("Flour", skus=("FL-1", "FL-2"))
@@ -47,23 +65,38 @@ def test_none_to_batch_moves_all_stock_of_every_variant_and_location_into_unbatc
     )
     w.adjust([{"variant_id": v1, "quantity": 5}], location_id=shop)
     _patch(w, item, batch_tracked=True)
+    main = w.location_id
     with w.tx() as s:
         assert s.get(Item, item).tracking == "batch"
         assert s.get(Item, other).tracking == "none"
-        rows = s.execute(
+        # Out of untracked stock and into unbatched, per variant and location, on the
+        # ledger: the stock rows themselves read the same before and after.
+        recorded = s.execute(
+            select(
+                Movement.variant_id,
+                Movement.location_id,
+                Movement.batch_id,
+                Movement.quantity,
+                Movement.resource_type,
+                Movement.resource_id,
+            ).where(Movement.reason == "tracking_change")
+        ).all()
+        assert sorted(
+            (r.variant_id, r.location_id, r.batch_id, Decimal(r.quantity)) for r in recorded
+        ) == sorted(
+            (v, loc, None, sign * Decimal(q))
+            for v, loc, q in ((v1, main, 7), (v1, shop, 5), (v2, main, 3))
+            for sign in (-1, 1)
+        )
+        assert {(r.resource_type, r.resource_id) for r in recorded} == {("Item", item)}
+        on_hand = s.execute(
             select(Stock.variant_id, Stock.location_id, Stock.batch_key, Stock.quantity).where(
-                Stock.variant_id.in_([v1, v2])
+                Stock.variant_id.in_([v1, v2, ov])
             )
         ).all()
         assert sorted(
-            (r.variant_id, r.location_id, r.batch_key, Decimal(r.quantity)) for r in rows
-        ) == [(v1, w.location_id, 0, 7), (v1, shop, 0, 5), (v2, w.location_id, 0, 3)]
-        recorded = s.execute(
-            select(Movement.variant_id, Movement.quantity).where(
-                Movement.reason == "tracking_change"
-            )
-        ).all()
-        assert len(recorded) == 6  # out of untracked, into unbatched, per variant/location
+            (r.variant_id, r.location_id, r.batch_key, Decimal(r.quantity)) for r in on_hand
+        ) == sorted([(v1, main, 0, 7), (v1, shop, 0, 5), (v2, main, 0, 3), (ov, main, 0, 4)])
         check_ledger(s)
 
 
@@ -109,6 +142,39 @@ def test_none_to_serial_keeps_stock_and_reports_the_gap_until_serials_are_connec
         check_ledger(s)
 
 
+def test_none_to_serial_reports_the_gap_per_variant_and_location(w):
+    shop = w.location("Shop")
+    main = w.location_id
+    item, (v1, v2) = w.item("Lamp", skus=("LA-1", "LA-2"))
+    w.adjust([{"variant_id": v1, "quantity": 4}, {"variant_id": v2, "quantity": 1}])
+    w.adjust([{"variant_id": v1, "quantity": 2}], location_id=shop)
+    _patch(w, item, serial_tracked=True)
+    w.adjust(
+        [
+            {
+                "variant_id": v1,
+                "quantity": 1,
+                "connects_existing": True,
+                "serial_numbers": ["LA-S1"],
+            }
+        ],
+        location_id=shop,
+    )
+    with w.tx() as s:
+        gaps = sorted(
+            (
+                g["variant_id"],
+                g["location_id"],
+                g["quantity_in_stock"],
+                g["serials_in_stock"],
+                g["missing_serial_numbers"],
+            )
+            for g in tracking.serial_gaps(s, [item])
+        )
+        assert gaps == sorted([(v1, main, 4, 0, 4), (v1, shop, 2, 1, 1), (v2, main, 1, 0, 1)])
+        check_ledger(s)
+
+
 def test_connecting_more_serials_than_the_gap_is_refused(w):
     item, (v,) = w.item("Saw")
     w.adjust([{"variant_id": v, "quantity": 1}])
@@ -142,14 +208,9 @@ def test_switching_batch_and_serial_directly_is_refused_and_changes_nothing(w, s
         }
     )
     w.adjust([row])
-    with w.tx() as s:
-        before = ledger_snapshot(s)
-    with pytest.raises(TracelotError) as exc:
-        _patch(w, item, **{flag: True})
-    assert exc.value.code == "TRACKING_SWITCH_REFUSED"
+    assert _refused(w, item, **{flag: True}) == "TRACKING_SWITCH_REFUSED"
     with w.tx() as s:
         assert s.get(Item, item).tracking == start
-        assert ledger_snapshot(s) == before
 
 
 def test_removing_tracking_without_confirmation_is_refused(w):
@@ -163,12 +224,10 @@ def test_removing_tracking_without_confirmation_is_refused(w):
             }
         ]
     )
-    with pytest.raises(TracelotError) as exc:
-        _patch(w, item, batch_tracked=False)
-    assert exc.value.code == "CONFIRMATION_REQUIRED"
-    with w.tx() as s:
-        assert s.scalar(select(func.count()).select_from(Batch)) == 1
-        assert s.scalar(select(func.count()).select_from(TrackingArchive)) == 0
+    assert _refused(w, item, batch_tracked=False) == "CONFIRMATION_REQUIRED"
+    assert _refused(w, item, tracking="none", confirm_remove_tracking=False) == (
+        "CONFIRMATION_REQUIRED"
+    )
 
 
 def test_removing_batch_tracking_archives_every_record_then_removes_them(w):
