@@ -178,3 +178,56 @@ def test_two_processes_never_put_more_serials_on_a_row_than_its_quantity(pg_serv
     held = _held(w)
     per_row = {r: sum(1 for h in held.values() if h == r) for r in rows}
     assert per_row == dict.fromkeys(rows, 1)
+
+
+def test_a_store_order_sent_twice_at_once_is_imported_once(pg_server_url):
+    """Both requests find no import; the second to insert answers with the first's order."""
+    from sqlalchemy import event
+
+    from tracelot.db.models import Customer, OrderImport, SalesOrder
+    from tracelot.services import ecommerce
+
+    engine = engine_for(pg_server_url)
+    empty_all(engine)
+    from tracelot.db.engine import make_sessionmaker
+
+    w = World(make_sessionmaker(engine)).setup()
+    w.item("Grinder", "none", skus=("GR-1",))
+    w.adjust([{"variant_id": _variant(w, "GR-1"), "quantity": 5}])
+    payload = {
+        "order_id": "B2B-7",
+        "status": "completed",
+        "customer": {"name": "Acme", "email": "orders@acme.example"},
+        "lines": [{"sku": "GR-1", "quantity": 2}],
+    }
+    first: list[int] = []
+
+    def resend_commits_first(*_: object) -> None:
+        """Fires as the request inserts its import record: the re-send commits just before."""
+        if first:
+            return
+        first.append(0)
+        with w.tx() as other:
+            first[0] = ecommerce.import_order(other, "generic", payload, "store")[0].id
+
+    event.listen(OrderImport, "before_insert", resend_commits_first)
+    try:
+        with w.tx() as s:
+            order, created = ecommerce.import_order(s, "generic", payload, "store")
+            answered = order.id
+    finally:
+        event.remove(OrderImport, "before_insert", resend_commits_first)
+    assert (answered, created) == (first[0], False)
+    with w.tx() as s:
+        assert s.scalar(select(func.count()).select_from(SalesOrder)) == 1
+        assert s.scalar(select(func.count()).select_from(OrderImport)) == 1
+        assert s.scalar(select(func.count()).select_from(Customer)) == 1
+        assert s.get(SalesOrder, answered).status == "DELIVERED"
+        check_ledger(s)
+
+
+def _variant(w: World, sku: str) -> int:
+    from tracelot.db.models import Variant
+
+    with w.tx() as s:
+        return s.scalars(select(Variant.id).where(Variant.sku == sku)).one()

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracelot.db.models import Customer, OrderImport, SalesOrder, Variant
+from tracelot.db.models import Customer, SalesOrder, Variant
 from tracelot.domain import errors
 from tracelot.integrations import base, generic, shopify, woocommerce
 from tracelot.services import catalog, fulfillments, sales
@@ -38,21 +38,28 @@ def import_order(
 ) -> tuple[SalesOrder, bool]:
     """Returns the order and whether it was created now (False: imported before)."""
     imp = parse(channel, payload)
-    seen = session.scalar(
-        select(OrderImport.sales_order_id).where(
-            OrderImport.channel == channel, OrderImport.external_id == imp.external_id
-        )
-    )
+    seen = sales.imported_order_id(session, channel, imp.external_id)
     if seen is not None:
-        order = session.get(SalesOrder, seen)
-        if order is None:
-            raise errors.refuse(
-                errors.DUPLICATE,
-                f"Store order {imp.external_id} was imported "
-                "before; its local order no longer exists.",
-                path="id",
-            )
-        return order, False
+        return _existing(session, imp, seen), False
+    try:
+        with session.begin_nested():  # a concurrent re-send that wins undoes all of this
+            return _create(session, channel, imp, actor), True
+    except sales.AlreadyImported as dup:
+        return _existing(session, imp, dup.sales_order_id), False
+
+
+def _existing(session: Session, imp: base.ImportedOrder, order_id: int) -> SalesOrder:
+    order = session.get(SalesOrder, order_id)
+    if order is None:
+        raise errors.refuse(
+            errors.DUPLICATE,
+            f"Store order {imp.external_id} was imported before; its local order no longer exists.",
+            path="id",
+        )
+    return order
+
+
+def _create(session: Session, channel: str, imp: base.ImportedOrder, actor: str) -> SalesOrder:
     rows = _rows(session, imp)
     order = sales.create_order(
         session,
@@ -82,7 +89,7 @@ def import_order(
             },
             actor,
         )
-    return order, True
+    return order
 
 
 def _rows(session: Session, imp: base.ImportedOrder) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tracelot.db.base import utcnow
@@ -134,29 +135,65 @@ def _check_customer(session: Session, customer_id: Any) -> None:
         get(session, Customer, customer_id, "Customer", path="customer_id")  # refuses
 
 
-def register_import(
-    session: Session, channel: str, external_id: str, name: str | None, order_id: int
-) -> None:
-    """Remember a store order once; the unique (channel, id) backs this under concurrency."""
-    existing = session.scalar(
+class AlreadyImported(errors.TracelotError):
+    """The store order was recorded before, or by a concurrent request just now."""
+
+    def __init__(self, channel: str, external_id: str, sales_order_id: int) -> None:
+        message = (
+            f"Store order {external_id} from {channel} was already imported "
+            f"(sales order {sales_order_id}): change that order instead of creating it again."
+        )
+        super().__init__(
+            errors.DUPLICATE,
+            message,
+            [
+                errors.Detail(
+                    "ecommerce_order_id",
+                    errors.DUPLICATE,
+                    message,
+                    {"sales_order_id": sales_order_id},
+                )
+            ],
+        )
+        self.sales_order_id = sales_order_id
+
+
+def imported_order_id(session: Session, channel: str, external_id: str) -> int | None:
+    return session.scalar(
         select(OrderImport.sales_order_id).where(
             OrderImport.channel == channel, OrderImport.external_id == external_id
         )
     )
+
+
+def register_import(
+    session: Session, channel: str, external_id: str, name: str | None, order_id: int
+) -> None:
+    """Remember a store order once, else raise ``AlreadyImported``.
+
+    The unique (channel, id) backs the read under concurrency: a request that
+    loses the race gets the constraint's error inside a SAVEPOINT (so its
+    transaction lives on), reads the winner's record and refuses the same way.
+    """
+    existing = imported_order_id(session, channel, external_id)
     if existing is not None:
-        raise errors.refuse(
-            errors.DUPLICATE,
-            f"Store order {external_id} from {channel} was "
-            f"already imported (sales order {existing}).",
-            path="ecommerce_order_id",
-            sales_order_id=existing,
-        )
-    session.add(
-        OrderImport(
-            channel=channel, external_id=external_id, external_name=name, sales_order_id=order_id
-        )
-    )
-    session.flush()
+        raise AlreadyImported(channel, external_id, existing)
+    try:
+        with session.begin_nested():
+            session.add(
+                OrderImport(
+                    channel=channel,
+                    external_id=external_id,
+                    external_name=name,
+                    sales_order_id=order_id,
+                )
+            )
+            session.flush()
+    except IntegrityError:
+        existing = imported_order_id(session, channel, external_id)
+        if existing is None:
+            raise
+        raise AlreadyImported(channel, external_id, existing) from None
 
 
 def add_row(
