@@ -497,3 +497,71 @@ def test_a_production_that_uses_up_a_material_blocks_the_other_mos_waiting_for_i
         )
     with w.tx() as s:
         assert s.get(ManufacturingOrder, second).status == "BLOCKED"  # 3 boards left, 4 wanted
+
+
+def _three_batches(w: World) -> dict[str, int]:
+    """A lamp made of 1 kg of oil; oil in A (5 kg, expires first), B (5 kg), C (3 kg, last)."""
+    _, (lamp,) = w.item("Lamp")
+    _, (oil,) = w.item("Oil", "batch", kind="material")
+    with w.tx() as s:
+        manufacturing.save_recipe_row(
+            s, None, {"product_variant_id": lamp, "ingredient_variant_id": oil, "quantity": 1}
+        )
+    w.adjust(
+        [
+            {
+                "variant_id": oil,
+                "quantity": 13,
+                "batch_transactions": [
+                    {"batch_number": n, "expiration_date": SOON + timedelta(days=d), "quantity": q}
+                    for n, d, q in (("A", 0, 5), ("B", 10, 5), ("C", 20, 3))
+                ],
+            }
+        ]
+    )
+    with w.tx() as s:
+        ids = {b.batch_number: b.id for b in s.scalars(select(Batch))}
+    return {"lamp": lamp, "oil": oil, **ids}
+
+
+def _oil_left(w: World, p: dict[str, int]) -> dict[str, Decimal]:
+    with w.tx() as s:
+        return {n: s.scalar(select(Stock.quantity).where(Stock.batch_id == p[n])) for n in "ABC"}
+
+
+def test_a_batch_named_without_a_quantity_gives_what_it_holds_and_fefo_takes_the_rest(sessions):
+    w = World(sessions).setup()
+    p = _three_batches(w)
+    mo = _mo(w, p["lamp"], 6)
+    with w.tx() as s:
+        manufacturing.produce(
+            s,
+            {
+                "manufacturing_order_id": mo,
+                "completed_quantity": 6,
+                "traceability": [{"batch_id": p["C"]}],
+            },
+            "t",
+        )
+        check_ledger(s)
+    assert _oil_left(w, p) == {"A": 2, "B": 5, "C": 0}  # C's 3, then 3 of A (FEFO)
+
+
+def test_named_quantities_above_the_need_are_refused_even_beside_a_batch_without_one(sessions):
+    w = World(sessions).setup()
+    p = _three_batches(w)
+    mo = _mo(w, p["lamp"], 6)
+    err = _refused(
+        w,
+        {
+            "manufacturing_order_id": mo,
+            "completed_quantity": 6,
+            "traceability": [
+                {"batch_id": p["A"], "quantity": 4},
+                {"batch_id": p["B"], "quantity": 4},
+                {"batch_id": p["C"]},
+            ],
+        },
+        "QUANTITY_MISMATCH",
+    )
+    assert "add up to 8 but the production needs 6" in err.message

@@ -74,3 +74,17 @@ def test_allow_expired_lets_a_named_batch_through_but_fefo_still_skips_expired_o
     with pytest.raises(TracelotError) as exc:
         mf.allocate(D(5), [], s, TODAY, allow_expired=True)
     assert exc.value.code == "INSUFFICIENT_STOCK"
+
+
+def test_a_pick_without_a_quantity_takes_what_its_batch_holds_then_fefo():
+    s = stock((5, date(2026, 7, 1), None), (5, date(2026, 8, 1), None), (3, date(2026, 9, 1), None))
+    assert mf.allocate(D(6), [(3, None)], s, TODAY) == [(3, D(3)), (1, D(3))]
+    assert mf.allocate(D(2), [(3, None)], s, TODAY) == [(3, D(2))]
+
+
+def test_a_named_batch_without_a_quantity_that_holds_nothing_here_is_refused():
+    s = stock((5, None, None))
+    with pytest.raises(TracelotError) as exc:
+        mf.allocate(D(2), [(9, None)], s, TODAY)
+    assert exc.value.code == "NOT_IN_STOCK"
+    assert mf.allocate(D(2), [(9, None)], s, TODAY, strict=False) == [(1, D(2))]

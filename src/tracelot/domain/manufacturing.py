@@ -55,7 +55,7 @@ def fefo_order(stock: list[BatchStock]) -> list[BatchStock]:
 
 def allocate(
     need: Decimal,
-    picks: list[tuple[int, Decimal]],
+    picks: list[tuple[int, Decimal | None]],
     stock: list[BatchStock],
     today: date,
     allow_expired: bool = False,
@@ -64,11 +64,14 @@ def allocate(
 ) -> list[tuple[int, Decimal]]:
     """Which batches (and how much of each) cover ``need``.
 
-    The explicit picks come first (refused when expired without
-    ``allow_expired`` or on hold; when ``strict``, also when the batch holds
-    less than named, else a pick takes what its batch still holds); then FEFO
-    over the remaining usable stock. ``allow_expired`` is about the batches
-    the caller named: FEFO never takes an expired or on-hold batch.
+    The explicit picks come first, in order (refused when expired without
+    ``allow_expired`` or on hold). A pick with a quantity takes it: when
+    ``strict``, refused if the batch holds less, else it takes what its batch
+    still holds. A pick without a quantity (``None``) takes what its batch
+    holds, up to what is still needed (when ``strict``, refused if it holds
+    nothing here). Then FEFO over the remaining usable stock. ``allow_expired``
+    is about the batches the caller named: FEFO never takes an expired or
+    on-hold batch.
     """
     by_id = {b.batch_id: b for b in stock}
     taken: dict[int, Decimal] = {}
@@ -77,7 +80,11 @@ def allocate(
         if left <= 0:
             break
         b = by_id.get(batch_id)
-        amount = min(qty, left) if strict else min(qty, left, b.quantity if b else Decimal(0))
+        free = (b.quantity if b else Decimal(0)) - taken.get(batch_id, Decimal(0))
+        if qty is None:
+            amount = min(left, free) if free > 0 else (left if strict else Decimal(0))
+        else:
+            amount = min(qty, left) if strict else min(qty, left, free)
         if amount <= 0:
             continue
         _check_pick(

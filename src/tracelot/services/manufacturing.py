@@ -678,8 +678,9 @@ def _ingredient_changes(
     if tracking == "batch":
         strict = bool(mine["b"])
         _check_named_batches(variant, mine["b"], need, path)
-        picks = (
-            [(bid, q or need) for bid, q in mine["b"]]
+        picks: list[tuple[int, Decimal | None]] = (
+            [(bid, q) for bid, q in mine["b"] if q > 0]  # named quantities first,
+            + [(bid, None) for bid, q in mine["b"] if q <= 0]  # then what the others hold
             if strict
             else [
                 (p.batch_id, p.quantity)
@@ -709,18 +710,22 @@ def _ingredient_changes(
 def _check_named_batches(
     variant: Variant, named: list[tuple[int, Decimal]], need: Decimal, path: str
 ) -> None:
-    """Batches named with quantities are what is taken: they must cover the need exactly.
+    """Batches named with quantities give exactly those: never more than the need, and,
+    when every named batch has a quantity, exactly the need.
 
-    (Named without quantities, or not named at all, the rest comes first-expired-first-out.)
+    A batch named without a quantity gives what it holds (up to what is still
+    needed) and the rest comes first-expired-first-out (``rules.allocate``).
     """
-    if not named or any(q <= 0 for _, q in named):
+    if not named:
         return
-    took = sum((q for _, q in named), Decimal(0))
-    if took != need:
+    took = sum((q for _, q in named if q > 0), Decimal(0))
+    open_ended = any(q <= 0 for _, q in named)
+    if took > need or (took != need and not open_ended):
         raise errors.refuse(
             errors.QUANTITY_MISMATCH,
             f"The batches chosen for {variant.sku} add up to {_fmt(took)} but the "
-            f"production needs {_fmt(need)}: make them equal, or name none to take the "
+            f"production needs {_fmt(need)}: make them equal, leave the quantity out "
+            "on a batch to take what it holds, or name none to take the "
             "first-expiring batches.",
             path=f"{path}.batch_transactions",
         )
