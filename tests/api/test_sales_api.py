@@ -492,3 +492,28 @@ def test_a_fulfilment_cannot_ship_batch_stock_another_order_has_picked(client, s
     assert shipped == {b10: 1.0, b20: 2.0}
     with transaction(sessions) as s:
         check_ledger(s)
+
+
+def test_adding_a_row_to_a_packed_order_is_refused_as_packed_not_delivered(client, sessions):
+    loc, vid, cust = setup(client)
+    receive_serials(client, loc, vid, "G-1", 1)
+    so, row = new_order(client, cust, vid, 1)
+    ok(
+        client.post(
+            "/v1/sales_order_fulfillments",
+            json={
+                "sales_order_id": so,
+                "status": "PACKED",
+                "sales_order_fulfillment_rows": [{"sales_order_row_id": row}],
+            },
+        )
+    )
+    body = refused(
+        client.post(
+            "/v1/sales_order_rows", json={"sales_order_id": so, "variant_id": vid, "quantity": 1}
+        ),
+        "IN_USE",
+    )
+    assert "PACKED" in body["message"] and "revert" in body["message"]
+    assert body["details"][0]["path"] == "sales_order_id"
+    assert len(ok(client.get(f"/v1/sales_orders/{so}"))["sales_order_rows"]) == 1

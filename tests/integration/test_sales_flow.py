@@ -265,3 +265,27 @@ def test_a_partly_delivered_make_to_order_row_still_takes_production_output(sess
         assert held == set(made)
         assert s.get(sales.SalesOrderRow, rid).traced_quantity == 2
         check_ledger(s)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "says"),
+    [("PACKED", "IN_USE", "PACKED"), ("DELIVERED", "ORDER_DELIVERED", "delivered")],
+)
+def test_a_row_cannot_be_added_to_a_packed_or_delivered_order(sessions, status, code, says):
+    w, vid, oid, rid, ids = _setup(sessions, qty=1)
+    with w.tx() as s:
+        fulfillments.create(
+            s,
+            {
+                "sales_order_id": oid,
+                "status": status,
+                "sales_order_fulfillment_rows": [{"sales_order_row_id": rid}],
+            },
+            "t",
+        )
+    with pytest.raises(errors.TracelotError) as e, w.tx() as s:
+        sales.add_row(s, s.get(sales.SalesOrder, oid), {"variant_id": vid, "quantity": 1})
+    assert (e.value.code, e.value.details[0].path) == (code, "sales_order_id")
+    assert says in e.value.message and "revert" in e.value.message
+    with w.tx() as s:
+        assert [r.id for r in sales.live_rows(s, oid)] == [rid]

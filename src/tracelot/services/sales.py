@@ -200,6 +200,7 @@ def add_row(
     session: Session, order: SalesOrder, r: dict[str, Any], path: str = ""
 ) -> SalesOrderRow:
     pre = f"{path}." if path else ""
+    _check_rows_can_be_added(order)
     variant = variant_of(session, r.get("variant_id"), f"{pre}variant_id")
     qty = rules.check_quantity(
         Decimal(str(r.get("quantity", 0))), variant.item.tracking, f"{pre}quantity"
@@ -225,6 +226,27 @@ def add_row(
     session.add(row)
     session.flush()
     return row
+
+
+def _check_rows_can_be_added(order: SalesOrder) -> None:
+    """New rows only while nothing is packed or delivered (the cached status says so)."""
+    if order.status in rules.OPEN_STATUSES:
+        return
+    revert = (
+        f"revert it first (POST /sales_orders/{order.id}/revert) or put the items on a new order."
+    )
+    if order.status == "DELIVERED":
+        raise errors.refuse(
+            errors.ORDER_DELIVERED,
+            f"Sales order {order.order_no} is delivered: no rows can be added; {revert}",
+            path="sales_order_id",
+        )
+    raise errors.refuse(
+        errors.IN_USE,
+        f"Sales order {order.order_no} is {order.status}: rows cannot be added once "
+        f"anything is packed or delivered; {revert}",
+        path="sales_order_id",
+    )
 
 
 def update_order(session: Session, order: SalesOrder, data: dict[str, Any]) -> SalesOrder:

@@ -397,14 +397,6 @@ def revert_assign_deliver(
 @router.post("/sales_order_rows")
 def create_row(body: RowCreate, db: Db) -> dict[str, Any]:
     order = get(db, SalesOrder, body.sales_order_id, "Sales order", path="sales_order_id")
-    if order.status not in ("NOT_SHIPPED", "PENDING"):
-        from tracelot.domain import errors
-
-        raise errors.refuse(
-            errors.ORDER_DELIVERED,
-            f"Sales order {order.order_no} is {order.status}: revert it before adding rows.",
-            path="sales_order_id",
-        )
     row = sales.add_row(db, order, body.model_dump(exclude_unset=True))
     sales.refresh(db, order)
     return rows_out(db, [row])[0]
