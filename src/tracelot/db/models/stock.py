@@ -42,7 +42,15 @@ class Serial(Timestamps, Base):
         UniqueConstraint("item_id", "serial_number"),
         Index("ix_serials_picker", "variant_id", "location_id", "status", "serial_number"),
         Index("ix_serials_number", "serial_number"),
-        Index("ix_serials_holder", "holder_type", "holder_id"),
+        # Held serials only: with the free ones in it, the planner's statistics lump every
+        # NULL holder together and it scans all serials for a page of rows' holds.
+        Index(
+            "ix_serials_holder",
+            "holder_type",
+            "holder_id",
+            sqlite_where=text("holder_type IS NOT NULL"),
+            postgresql_where=text("holder_type IS NOT NULL"),
+        ),
         Index(
             "ix_serials_on_hold",
             "variant_id",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 10:21:41.999135
+Create Date: 2026-12-02 13:44:32.294723
 """
 
 from collections.abc import Sequence
@@ -257,6 +257,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_sales_orders_ecommerce_order_id"), ["ecommerce_order_id"], unique=False
         )
+        batch_op.create_index("ix_sales_orders_live", ["deleted_at", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_sales_orders_order_no"), ["order_no"], unique=False)
         batch_op.create_index("ix_sales_orders_status", ["status", "id"], unique=False)
         batch_op.create_index("ix_sales_orders_tracing", ["tracing_status", "id"], unique=False)
@@ -626,7 +627,13 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("serials", schema=None) as batch_op:
-        batch_op.create_index("ix_serials_holder", ["holder_type", "holder_id"], unique=False)
+        batch_op.create_index(
+            "ix_serials_holder",
+            ["holder_type", "holder_id"],
+            unique=False,
+            sqlite_where=sa.text("holder_type IS NOT NULL"),
+            postgresql_where=sa.text("holder_type IS NOT NULL"),
+        )
         batch_op.create_index("ix_serials_number", ["serial_number"], unique=False)
         batch_op.create_index(
             "ix_serials_on_hold",
@@ -1140,7 +1147,11 @@ def downgrade() -> None:
             postgresql_where=sa.text("hold_reason IS NOT NULL"),
         )
         batch_op.drop_index("ix_serials_number")
-        batch_op.drop_index("ix_serials_holder")
+        batch_op.drop_index(
+            "ix_serials_holder",
+            sqlite_where=sa.text("holder_type IS NOT NULL"),
+            postgresql_where=sa.text("holder_type IS NOT NULL"),
+        )
 
     op.drop_table("serials")
     with op.batch_alter_table("sales_order_rows", schema=None) as batch_op:
@@ -1200,6 +1211,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_sales_orders_tracing")
         batch_op.drop_index("ix_sales_orders_status")
         batch_op.drop_index(batch_op.f("ix_sales_orders_order_no"))
+        batch_op.drop_index("ix_sales_orders_live")
         batch_op.drop_index(batch_op.f("ix_sales_orders_ecommerce_order_id"))
         batch_op.drop_index(batch_op.f("ix_sales_orders_customer_id"))
 
