@@ -114,12 +114,15 @@ def test_stock_tabs_and_the_batch_and_serial_pages(page: Any, tx: Any, shot: Any
     shot(page, "stock-serials")
     page.get_by_role("link", name="GR-002").click()
     expect(page.locator("#timeline")).to_contain_text("Grinder shelf")
+    picture = page.locator("svg.trace")
+    expect(picture).to_be_visible()
+    expect(picture).to_have_attribute("aria-label", "Trace picture")
+    serial_path = page.url.removeprefix(page.evaluate("location.origin"))
+    expect(picture.locator(f"a[href='{serial_path}']")).to_contain_text("GR-002")
     shot(page, "serial-page")
 
 
-def test_pages_read_well_at_tablet_portrait_width(page: Any, shot: Any) -> None:
-    page.set_viewport_size({"width": 768, "height": 1024})
+def test_pages_read_well_at_tablet_portrait_width(page: Any, fits_a_tablet: Any, shot: Any) -> None:
     page.goto("/stock")
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 768
+    fits_a_tablet(page)
     shot(page, "stock-tablet-portrait")

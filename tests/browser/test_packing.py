@@ -243,3 +243,73 @@ def test_select_all_reaches_a_quantity_above_the_50_serials_the_picker_lists(
     expect(page.locator("#picker-options").get_by_role("checkbox", checked=True)).to_have_count(60)
     page.locator("#picker-done").click()
     expect(page.get_by_role("status").first).to_contain_text("60 of 60 assigned")
+
+
+def _tab_to(page: Any, target: Any, most: int = 60) -> None:
+    """Press Tab until ``target`` has the focus (as a keyboard user would)."""
+    for _ in range(most):
+        if target.evaluate("(e) => e === document.activeElement"):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{target} cannot be reached with Tab")
+
+
+def test_packing_and_assigning_serials_works_from_the_keyboard_alone(page: Any, tx: Any) -> None:
+    w = _machines(tx, "KB", "09506000134413", count=4)
+    with tx() as s:
+        order_id = sales.create_order(
+            s,
+            {
+                "customer_id": w["cust"],
+                "location_id": w["loc"],
+                "sales_order_rows": [{"variant_id": w["variant"], "quantity": 2}],
+            },
+            "seed",
+        ).id
+    page.goto(f"/sell/{order_id}")
+    _tab_to(page, page.get_by_role("button", name="Mark packed"))
+    page.keyboard.press("Enter")
+    expect(page.locator("#order-status")).to_have_text("packed")
+    _tab_to(page, page.locator(".picker-open"))
+    page.keyboard.press("Enter")
+    expect(page.locator("#picker-count")).to_have_text("0 of 2")
+    expect(page.locator("#picker-scan")).to_be_focused()
+    page.keyboard.type("(01)09506000134413(21)KB-003")  # a scanner types, then Enter
+    page.keyboard.press("Enter")
+    expect(page.locator("#picker-count")).to_have_text("1 of 2")
+    page.keyboard.type("KB-001")  # a plain serial label
+    page.keyboard.press("Enter")
+    expect(page.locator("#picker-count")).to_have_text("2 of 2")
+    _tab_to(page, page.locator("#picker-done"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status").first).to_contain_text("2 of 2 assigned")
+    expect(page.locator("#rows .trace-ok")).to_be_visible()
+
+
+def test_the_sell_list_the_order_and_the_open_picker_fit_a_tablet_in_portrait(
+    page: Any, tx: Any, fits_a_tablet: Any, shot: Any
+) -> None:
+    w = _machines(tx, "TB", "09506000134420", count=3)
+    with tx() as s:
+        order = sales.create_order(
+            s,
+            {
+                "customer_id": w["cust"],
+                "location_id": w["loc"],
+                "sales_order_rows": [{"variant_id": w["variant"], "quantity": 3}],
+            },
+            "seed",
+        )
+        order_id, order_no = order.id, order.order_no
+    page.goto("/sell")
+    fits_a_tablet(page)
+    shot(page, "sell-tablet-portrait")
+    page.get_by_role("link", name=order_no).click()
+    expect(page.locator("#order-status")).to_be_visible()
+    fits_a_tablet(page)
+    shot(page, "order-tablet-portrait")
+    page.locator(".picker-open").click()
+    expect(page.locator("#picker-count")).to_have_text("0 of 3")
+    fits_a_tablet(page)
+    shot(page, "picker-tablet-portrait")
+    assert page.url.endswith(f"/sell/{order_id}")
