@@ -565,3 +565,54 @@ def test_named_quantities_above_the_need_are_refused_even_beside_a_batch_without
         "QUANTITY_MISMATCH",
     )
     assert "add up to 8 but the production needs 6" in err.message
+
+
+def test_output_serial_numbers_can_be_entered_again_after_the_production_is_deleted(sessions):
+    w = World(sessions).setup()
+    _, (lamp,) = w.item("Lamp", "serial")
+    mo = _mo(w, lamp, 2)
+    data = {
+        "manufacturing_order_id": mo,
+        "completed_quantity": 2,
+        "new_serial_numbers": ["L-1..L-2"],
+    }
+    with w.tx() as s:
+        prod_id = manufacturing.produce(s, data, "t").id
+        made = sorted(s.scalars(select(Serial.id)))
+    from tracelot.db.models import Production
+
+    with w.tx() as s:
+        manufacturing.delete_production(s, s.get(Production, prod_id), "t")
+    with w.tx() as s:
+        manufacturing.produce(s, data, "t")
+    with w.tx() as s:
+        assert sorted(s.scalars(select(Serial.id))) == made
+        assert set(s.scalars(select(Serial.status))) == {"in_stock"}
+        assert s.get(ManufacturingOrder, mo).status == "DONE"
+        check_ledger(s)
+
+
+def test_unminting_a_serial_that_was_produced_once_keeps_it_and_its_history(sessions):
+    w = World(sessions).setup()
+    _, (lamp,) = w.item("Lamp", "serial")
+    mo = _mo(w, lamp, 1)
+    from tracelot.db.models import Production, SerialTransaction
+
+    with w.tx() as s:
+        (sid,) = manufacturing.link_serials(s, mo, ["L-1"], "t")
+        prod_id = manufacturing.produce(
+            s, {"manufacturing_order_id": mo, "completed_quantity": 1}, "t"
+        ).id
+    with w.tx() as s:
+        manufacturing.delete_production(s, s.get(Production, prod_id), "t")
+    with w.tx() as s:
+        assert [x.id for x in manufacturing.minted_serials(s, mo)] == [sid]
+        manufacturing.unlink_serials(s, mo, [sid], "t")
+    with w.tx() as s:
+        assert manufacturing.minted_serials(s, mo) == []
+        assert s.get(Serial, sid).status == "pending"
+        reasons = s.scalars(
+            select(SerialTransaction.reason).where(SerialTransaction.serial_id == sid)
+        ).all()
+        assert sorted(reasons) == ["production", "revert"]
+        check_ledger(s)

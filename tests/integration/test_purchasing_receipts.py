@@ -372,3 +372,52 @@ def test_a_receipt_unblocks_the_mos_waiting_for_it_and_its_revert_blocks_them_ag
         purchasing.revert_receipt(s, s.get(PurchaseReceipt, rid), "t")
     with w.tx() as s:
         assert [s.get(ManufacturingOrder, m).status for m in mos] == ["BLOCKED", "BLOCKED"]
+
+
+def test_the_same_serial_numbers_can_be_received_again_after_a_revert(sessions):
+    w = World(sessions).setup()
+    _, (sensor,) = w.item("Sensor", "serial")
+    po_id, (row,) = _po(w, [{"variant_id": sensor, "quantity": 2, "price_per_unit": 1}])
+    entry = {"purchase_order_row_id": row, "quantity": 2, "serial_numbers": ["S-1", "S-2"]}
+    with w.tx() as s:
+        (receipt,) = purchasing.receive(s, [entry], "t")
+        rid = receipt.id
+        first_ids = sorted(s.scalars(select(Serial.id)))
+    with w.tx() as s:
+        purchasing.revert_receipt(s, s.get(PurchaseReceipt, rid), "t")
+    with w.tx() as s:
+        purchasing.receive(s, [entry], "t")
+    with w.tx() as s:
+        serials = s.scalars(select(Serial).order_by(Serial.id)).all()
+        assert [x.id for x in serials] == first_ids  # the same units, not new records
+        assert [(x.serial_number, x.status) for x in serials] == [
+            ("S-1", "in_stock"),
+            ("S-2", "in_stock"),
+        ]
+        assert s.get(PurchaseOrder, po_id).status == "RECEIVED"
+        steps = s.scalars(
+            select(SerialTransaction.reason)
+            .where(SerialTransaction.serial_id == first_ids[0])
+            .order_by(SerialTransaction.id)
+        ).all()
+        assert steps == ["receipt", "revert", "receipt"]
+        check_ledger(s)
+
+
+def test_a_serial_minted_on_another_row_is_still_a_duplicate(sessions):
+    w = World(sessions).setup()
+    _, (sensor,) = w.item("Sensor", "serial")
+    _, (r1, r2) = _po(
+        w,
+        [
+            {"variant_id": sensor, "quantity": 1, "price_per_unit": 1},
+            {"variant_id": sensor, "quantity": 1, "price_per_unit": 1},
+        ],
+    )
+    with w.tx() as s:
+        purchasing.link_serials(s, r1, ["S-1"], "t")
+    with pytest.raises(TracelotError) as exc, w.tx() as s:
+        purchasing.receive(
+            s, [{"purchase_order_row_id": r2, "quantity": 1, "serial_numbers": ["S-1"]}], "t"
+        )
+    assert exc.value.code == "DUPLICATE" and "S-1" in exc.value.message

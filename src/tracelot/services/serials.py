@@ -2,6 +2,8 @@
 
 Minting is set-based: one duplicate check per 5,000 numbers and batched
 multi-row INSERTs, so 20,000 serials cost a few dozen statements, not 20,000.
+A number left behind by a reverted receipt or production (pending, linked to
+nothing) can be entered again: minting reuses that serial and keeps its history.
 Document modules register how serials link to their rows (``LINKERS``), so
 ``POST /serial_numbers`` works for every resource type without knowing them.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import ColumnElement, and_, delete, exists, insert, select
 from sqlalchemy.orm import Session
 
 from tracelot.db.base import utcnow
@@ -44,20 +46,46 @@ def serial_variant(session: Session, variant_id: int, path: str = "variant_id") 
     return variant
 
 
+def _orphan() -> ColumnElement[bool]:
+    """A serial that never reached stock or was taken back out by a revert (``pending``)
+    and that no document row holds or has minted (no active zero-quantity link)."""
+    return and_(
+        Serial.status == "pending",
+        Serial.holder_type.is_(None),
+        ~exists().where(
+            SerialTransaction.serial_id == Serial.id,
+            SerialTransaction.quantity_change == 0,
+            SerialTransaction.is_active.is_(True),
+        ),
+    )
+
+
 def mint(
     session: Session, variant: Variant, numbers: Sequence[str], path: str = "serial_numbers"
 ) -> list[int]:
-    """Create new serials (status pending) for the variant; all or none."""
+    """Serials (status pending) for the variant with these numbers; all or none.
+
+    New numbers are created. A number whose serial of this variant is an
+    orphan (a reverted receipt or production left it pending, linked to
+    nothing) is that serial again, its history kept; any other existing
+    number is refused as a duplicate.
+    """
     if not numbers:
         return []
     numbers = rules.validate(list(numbers), path)
     taken: list[str] = []
+    reused: set[str] = set()
     for part in chunks(numbers):
-        taken += session.scalars(
-            select(Serial.serial_number).where(
+        found = session.execute(
+            select(Serial.serial_number, and_(Serial.variant_id == variant.id, _orphan())).where(
                 Serial.item_id == variant.item_id, Serial.serial_number.in_(part)
             )
-        )
+        ).all()
+        for number, reusable in found:
+            if reusable:
+                reused.add(number)
+            else:
+                taken.append(number)
     if taken:
         raise errors.refuse_many(
             [
@@ -82,11 +110,13 @@ def mint(
             "updated_at": now,
         }
         for n in numbers
+        if n not in reused
     ]
-    # Core, not the ORM's bulk path: one executemany / multi-row INSERT, no RETURNING.
-    session.execute(insert(table(Serial)), rows)
+    if rows:  # Core, not the ORM's bulk path: one executemany / multi-row INSERT
+        session.execute(insert(table(Serial)), rows)
     ids = find(session, variant.item_id, numbers, path)
-    webhooks.emit_many(session, "serial_number.created", "serial_number", ids, "pending")
+    created = [i for n, i in zip(numbers, ids, strict=True) if n not in reused]
+    webhooks.emit_many(session, "serial_number.created", "serial_number", created, "pending")
     return ids
 
 
@@ -151,7 +181,8 @@ def unmint(
 
 
 def drop_minted(session: Session, resource_type: str, resource_id: int, ids: list[int]) -> None:
-    """Minted serials that never reached stock are removed with their links."""
+    """Undo minting on a row: its links go; serials that never had any other link (never
+    reached stock) go too, the others stay as orphans with their history."""
     if not ids:
         return
     session.execute(
@@ -162,7 +193,13 @@ def drop_minted(session: Session, resource_type: str, resource_id: int, ids: lis
             SerialTransaction.quantity_change == 0,
         )
     )
-    session.execute(delete(Serial).where(Serial.id.in_(ids), Serial.status == "pending"))
+    session.execute(
+        delete(Serial).where(
+            Serial.id.in_(ids),
+            Serial.status == "pending",
+            ~exists().where(SerialTransaction.serial_id == Serial.id),
+        )
+    )
 
 
 def find(
