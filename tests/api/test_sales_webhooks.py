@@ -191,3 +191,79 @@ def test_new_batches_and_serials_are_sent_to_subscribers_by_name(client, receive
     assert actions == ["batch.created"] + ["serial_number.created"] * 3
     ids = {json.loads(body)["object"]["id"] for _, body in receiver.requests}
     assert str(batch["id"]) in ids
+
+
+SALES_EVENTS = [
+    "sales_order.created",
+    "sales_order.updated",
+    "sales_order.packed",
+    "sales_order.delivered",
+]
+
+
+def _events(sessions) -> list[str]:  # type: ignore[no-untyped-def]
+    with transaction(sessions) as s:
+        return list(s.scalars(select(WebhookDelivery.event).order_by(WebhookDelivery.id)))
+
+
+def _packed_half(client, n: int = 2) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """An order of ``n`` units with one unit packed: (order id, row id)."""
+    loc, vid, cust = setup(client)
+    sn = receive_serials(client, loc, vid, "V-1..V-4", 4)
+    so = ok(
+        client.post(
+            "/v1/sales_orders",
+            json={"customer_id": cust, "sales_order_rows": [{"variant_id": vid, "quantity": n}]},
+        )
+    )
+    row = so["sales_order_rows"][0]["id"]
+    ok(
+        client.post(
+            "/v1/sales_order_fulfillments",
+            json={
+                "sales_order_id": so["id"],
+                "status": "PACKED",
+                "sales_order_fulfillment_rows": [
+                    {"sales_order_row_id": row, "quantity": 1, "serial_numbers": [sn["V-1"]]}
+                ],
+            },
+        )
+    )
+    return so["id"], row
+
+
+def test_delivering_packed_and_unshipped_units_at_once_sends_one_delivered_event(
+    client, receiver, sessions
+):
+    _subscribe(client, receiver.url, SALES_EVENTS)
+    so, _ = _packed_half(client)
+    before = len(_events(sessions))
+    assert ok(client.post(f"/v1/sales_orders/{so}/deliver"))["status"] == "DELIVERED"
+    assert _events(sessions)[before:] == ["sales_order.delivered"]
+    ok(client.post(f"/v1/sales_orders/{so}/deliver"))  # nothing left to deliver: no news
+    assert _events(sessions)[before:] == ["sales_order.delivered"]
+
+
+@pytest.mark.parametrize("to", ["PACKED", "NOT_SHIPPED"])
+def test_a_revert_sends_one_updated_event(client, receiver, sessions, to):
+    _subscribe(client, receiver.url, SALES_EVENTS)
+    so, _ = _packed_half(client)
+    ok(client.post(f"/v1/sales_orders/{so}/deliver"))  # two fulfilments now, both delivered
+    before = len(_events(sessions))
+    assert ok(client.post(f"/v1/sales_orders/{so}/revert", json={"status": to}))["status"] == to
+    assert _events(sessions)[before:] == ["sales_order.updated"]
+
+
+def test_revert_assign_deliver_sends_only_the_delivered_event(client, receiver, sessions):
+    _subscribe(client, receiver.url, SALES_EVENTS)
+    so, row = _packed_half(client, n=1)
+    ok(client.post(f"/v1/sales_orders/{so}/deliver"))
+    before = len(_events(sessions))
+    done = ok(
+        client.post(
+            f"/v1/sales_orders/{so}/revert_assign_deliver",
+            json={"rows": [{"sales_order_row_id": row}]},
+        )
+    )
+    assert done["status"] == "DELIVERED"
+    assert _events(sessions)[before:] == ["sales_order.delivered"]

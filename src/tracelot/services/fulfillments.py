@@ -46,7 +46,10 @@ HEADER_FIELDS = {
 }
 
 
-def create(session: Session, data: dict[str, Any], actor: str) -> SalesOrderFulfillment:
+def create(
+    session: Session, data: dict[str, Any], actor: str, *, emit: bool = True
+) -> SalesOrderFulfillment:
+    """Pack or deliver rows; ``emit=False`` when the caller sends the order's one event."""
     order = get(
         session, SalesOrder, data.get("sales_order_id"), "Sales order", path="sales_order_id"
     )
@@ -84,7 +87,10 @@ def create(session: Session, data: dict[str, Any], actor: str) -> SalesOrderFulf
             bool(data.get("allow_expired")),
         )
     sales.refresh(session, order)
-    webhooks.emit(session, f"sales_order.{status.lower()}", "sales_order", order.id, order.status)
+    if emit:
+        webhooks.emit(
+            session, f"sales_order.{status.lower()}", "sales_order", order.id, order.status
+        )
     return f
 
 
@@ -359,12 +365,18 @@ def _int(value: Any) -> int:
 def update_fulfillment(
     session: Session, f: SalesOrderFulfillment, data: dict[str, Any], actor: str
 ) -> SalesOrderFulfillment:
-    """Header fields; PACKED -> DELIVERED delivers, DELIVERED -> PACKED steps back."""
+    """Header fields; PACKED -> DELIVERED delivers, DELIVERED -> PACKED steps back.
+
+    Delivering sends ``sales_order.delivered``; stepping back is a revert and
+    sends ``sales_order.updated`` (not for imported orders: reverts are local).
+    A status sent unchanged sends nothing.
+    """
     order = session.get(SalesOrder, f.sales_order_id)
     assert order is not None
     apply(f, data, HEADER_FIELDS)
     status = data.get("status")
-    if status and status != f.status:
+    changed = bool(status) and status != f.status
+    if changed:
         if status not in rules.FULFILMENT_STATUSES:
             raise errors.refuse(
                 errors.VALIDATION_FAILED, "status is PACKED or DELIVERED.", path="status"
@@ -376,14 +388,22 @@ def update_fulfillment(
     f.updated_at = utcnow()
     session.flush()
     sales.refresh(session, order)
-    if status:
-        webhooks.emit(
-            session, f"sales_order.{f.status.lower()}", "sales_order", order.id, order.status
-        )
+    if changed and status == "DELIVERED":
+        webhooks.emit(session, "sales_order.delivered", "sales_order", order.id, order.status)
+    elif changed:
+        _emit_revert(session, order)
     return f
 
 
-def delete_fulfillment(session: Session, f: SalesOrderFulfillment, actor: str) -> None:
+def _emit_revert(session: Session, order: SalesOrder) -> None:
+    """One ``sales_order.updated`` per revert; none for imported orders (reverts are local)."""
+    if not _imported(session, order):
+        webhooks.emit(session, "sales_order.updated", "sales_order", order.id, order.status)
+
+
+def delete_fulfillment(
+    session: Session, f: SalesOrderFulfillment, actor: str, *, emit: bool = True
+) -> None:
     """The full revert: units, batches and serials return with new movements (``revert``)."""
     order = session.get(SalesOrder, f.sales_order_id)
     assert order is not None
@@ -430,8 +450,8 @@ def delete_fulfillment(session: Session, f: SalesOrderFulfillment, actor: str) -
     session.flush()
     mark_local_revert(session, order)
     sales.refresh(session, order)
-    if not _imported(session, order):
-        webhooks.emit(session, "sales_order.updated", "sales_order", order.id, order.status)
+    if emit:
+        _emit_revert(session, order)
 
 
 def _shipped_serials(session: Session, frow_ids: list[int]) -> dict[int, list[int]]:
@@ -469,9 +489,17 @@ def mark_local_revert(session: Session, order: SalesOrder) -> None:
 
 
 def revert(
-    session: Session, order: SalesOrder, actor: str, to_status: str = "NOT_SHIPPED"
+    session: Session,
+    order: SalesOrder,
+    actor: str,
+    to_status: str = "NOT_SHIPPED",
+    *,
+    emit: bool = True,
 ) -> SalesOrder:
-    """Step the order back: to PACKED (deliveries become packings) or NOT_SHIPPED (all undone)."""
+    """Step the order back: to PACKED (deliveries become packings) or NOT_SHIPPED (all undone).
+
+    One ``sales_order.updated`` for the whole revert (``_emit_revert``).
+    """
     live = sales._live_fulfilments(session, order.id)
     if not live:
         raise errors.refuse(
@@ -488,19 +516,26 @@ def revert(
         sales.refresh(session, order)
     elif to_status == "NOT_SHIPPED":
         for f in reversed(live):
-            delete_fulfillment(session, f, actor)
+            delete_fulfillment(session, f, actor, emit=False)
     else:
         raise errors.refuse(
             errors.VALIDATION_FAILED, "Revert to PACKED or NOT_SHIPPED.", path="status"
         )
+    if emit:
+        _emit_revert(session, order)
     return order
 
 
 def deliver(session: Session, order: SalesOrder, actor: str) -> SalesOrder:
-    """Deliver everything: PACKED fulfilments become DELIVERED, the rest ships now."""
+    """Deliver everything: PACKED fulfilments become DELIVERED, the rest ships now.
+
+    One ``sales_order.delivered`` when anything was delivered; none when nothing was left.
+    """
+    delivered = False
     for f in sales._live_fulfilments(session, order.id):
         if f.status == "PACKED":
             f.status, f.delivered_date, f.updated_at = "DELIVERED", utcnow(), utcnow()
+            delivered = True
     session.flush()
     rows = sales.live_rows(session, order.id)
     ship = sales.shipping(session, rows)
@@ -518,17 +553,23 @@ def deliver(session: Session, order: SalesOrder, actor: str) -> SalesOrder:
                 "sales_order_fulfillment_rows": left,
             },
             actor,
+            emit=False,
         )
+        delivered = True
     sales.refresh(session, order)
-    webhooks.emit(session, "sales_order.delivered", "sales_order", order.id, order.status)
+    if delivered:
+        webhooks.emit(session, "sales_order.delivered", "sales_order", order.id, order.status)
     return order
 
 
 def revert_assign_deliver(
     session: Session, order: SalesOrder, rows: list[dict[str, Any]], actor: str
 ) -> SalesOrder:
-    """The warning's one confirmed step: revert to PACKED, assign, deliver again."""
-    revert(session, order, actor, "PACKED")
+    """The warning's one confirmed step: revert to PACKED, assign, deliver again.
+
+    Nobody sees the order in between: only the final ``sales_order.delivered`` is sent.
+    """
+    revert(session, order, actor, "PACKED", emit=False)
     for i, r in enumerate(rows):
         path = f"rows[{i}]"
         row = get(
