@@ -5,7 +5,8 @@ record productions against the same item on PostgreSQL at the same time; each
 production generates its serial from the item's pattern. The atomic counter
 must hand every production its own numbers, so both processes finish all their
 productions and every serial is distinct (the unique constraint would make a
-duplicate fail a production).
+duplicate fail a production). The test also checks that the two processes did
+overlap (their numbers interleave): one after the other would prove nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from support.world import World, check_ledger
-from tracelot.db.models import Item, Serial
+from tracelot.db.models import Item, Production, Serial, SerialTransaction
 from tracelot.services import manufacturing
 
 PRODUCTIONS = 25
@@ -89,3 +90,19 @@ def test_two_processes_generating_serials_never_get_the_same_number(db_url, sess
             select(func.count()).select_from(Serial).where(Serial.status == "in_stock")
         ) == len(numbers)
         check_ledger(s)
+        # The processes really ran at once: their numbers interleave, not one block each.
+        made_by = dict(
+            s.execute(
+                select(Serial.serial_number, Production.manufacturing_order_id)
+                .join(SerialTransaction, SerialTransaction.serial_id == Serial.id)
+                .join(Production, Production.id == SerialTransaction.resource_id)
+                .where(
+                    SerialTransaction.resource_type == "Production",
+                    SerialTransaction.quantity_change == 1,
+                )
+            ).all()
+        )
+    owners = [made_by[n] for n in sorted(made_by)]
+    assert set(owners) == set(mos)
+    switches = sum(1 for a, b in zip(owners, owners[1:], strict=False) if a != b)
+    assert switches >= 3, f"the two processes took turns only {switches} time(s): {owners}"
