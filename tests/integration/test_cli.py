@@ -63,6 +63,25 @@ def test_import_serials_adds_them_and_a_bad_file_changes_nothing(env, tmp_path):
     assert "EM-9002" in out and "EM-9003" not in out
 
 
+def test_importing_a_serial_that_exists_or_repeats_names_the_rows_and_imports_nothing(
+    env, tmp_path
+):
+    run(env, "migrate")
+    run(env, "demo")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "sku,serial_number,location\n"
+        "EM-1,EM-9101,Main warehouse\n"
+        "EM-1,EM-0001,Main warehouse\n"
+        "EM-1,EM-9101,Shop\n"
+    )
+    failed = run(env, "import", "serials", str(bad), ok=False)
+    assert failed.returncode == 1
+    assert failed.stderr.strip().startswith("error: Row 3: serial number 'EM-0001' already exists")
+    assert "(and 1 more problem(s))" in failed.stderr
+    assert "EM-9101" not in run(env, "export", "tracking", "--item", "1").stdout
+
+
 def test_import_batches_from_csv(env, tmp_path):
     run(env, "migrate")
     run(env, "demo")
