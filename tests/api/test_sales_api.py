@@ -114,6 +114,14 @@ def test_make_to_stock_missing_serial_warning_until_assigned_then_deliver_and_re
     }
     assert all(not stock[n]["in_stock"] for n in ("G-1", "G-2", "G-3"))
     assert stock["G-4"]["in_stock"]
+    for n in ("G-1", "G-2", "G-3", "G-4"):  # each of the 3 went to Ada, on this order
+        steps = ok(client.get(f"/v1/serial_numbers/{sn[n]}/history"))["steps"]
+        out = [
+            (st["customer_id"], st["customer"], st["order_no"])
+            for st in steps
+            if st["resource_type"] == "SalesOrderFulfillmentRow" and st["quantity_change"] == -1
+        ]
+        assert out == ([] if n == "G-4" else [(cust, "Ada", order["order_no"])]), (n, steps)
 
     reverted = ok(client.post(f"/v1/sales_orders/{so}/revert"))
     assert reverted["status"] == "NOT_SHIPPED"

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import copy
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from test_sales_api import ok, receive_serials, refused, setup  # type: ignore[import-not-found]
 
 from support.world import check_ledger, ledger_snapshot
 from tracelot.db.engine import transaction
-from tracelot.db.models import OrderImport, SalesOrder
+from tracelot.db.models import (
+    Customer,
+    OrderImport,
+    SalesOrder,
+    SalesOrderFulfillment,
+    SalesOrderRow,
+)
 
 SHOPIFY = {
     "id": 5821394239703,
@@ -251,8 +261,22 @@ def test_bad_store_payloads_are_refused_and_change_nothing(client, sessions, pay
         ) == before
 
 
-def test_a_payload_that_is_not_json_is_refused(client, sessions):
-    setup(client)
+def _everything(s) -> tuple:  # type: ignore[no-untyped-def,type-arg]
+    """The ledger plus what an import creates: orders, rows, import records, customers."""
+    return (
+        ledger_snapshot(s),
+        s.query(SalesOrder).count(),
+        s.query(SalesOrderRow).count(),
+        s.query(OrderImport).count(),
+        s.query(Customer).count(),
+    )
+
+
+def test_a_payload_that_is_not_json_is_refused_and_changes_nothing(client, sessions):
+    loc, vid, cust = setup(client)
+    receive_serials(client, loc, vid, "G-1", 1)
+    with transaction(sessions) as s:
+        before = _everything(s)
     r = client.post(
         "/v1/imports/orders/shopify",
         content=b"id=1&name=%231001",
@@ -260,7 +284,69 @@ def test_a_payload_that_is_not_json_is_refused(client, sessions):
     )
     assert r.status_code == 400 and "not JSON" in r.json()["message"]
     with transaction(sessions) as s:
-        assert s.query(SalesOrder).count() == 0
+        assert _everything(s) == before
+
+
+def test_a_failed_revert_assign_deliver_leaves_the_delivered_order_as_it_was(client, sessions):
+    loc, vid, _ = setup(client)
+    sn = receive_serials(client, loc, vid, "G-1..G-3", 3)
+    order = ok(client.post("/v1/imports/orders/shopify", json=SHOPIFY))
+    row = order["sales_order_rows"][0]["id"]
+    with transaction(sessions) as s:
+        before = (
+            _everything(s),
+            [(f.id, f.status, f.deleted_at) for f in s.query(SalesOrderFulfillment)],
+        )
+    body = refused(
+        client.post(
+            f"/v1/sales_orders/{order['id']}/revert_assign_deliver",
+            json={"rows": [{"sales_order_row_id": row, "serial_numbers": [sn["G-1"], 999999]}]},
+        ),
+        "MISSING",
+    )
+    assert "999999" in body["message"]
+    after = ok(client.get(f"/v1/sales_orders/{order['id']}"))
+    assert after["status"] == "DELIVERED" and after["missing_serial_numbers"] == 2
+    assert after.get("store_sync") == order.get("store_sync")  # the revert did not stick
+    assert after["sales_order_rows"][0]["serial_numbers"] == []
+    with transaction(sessions) as s:
+        assert (
+            _everything(s),
+            [(f.id, f.status, f.deleted_at) for f in s.query(SalesOrderFulfillment)],
+        ) == before
+        check_ledger(s)
+
+
+def _doc_examples() -> list[tuple[str, dict]]:  # type: ignore[type-arg]
+    """Each JSON example in docs/imports.md with its channel (the section it is in)."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "imports.md").read_text()
+    channel, found = None, []
+    for part in re.split(r"^(## .*)$", text, flags=re.M):
+        if part.startswith("## "):
+            channel = part[3:].strip().lower()
+            continue
+        for block in re.findall(r"```json\n(.*?)```", part, flags=re.S):
+            found.append((channel, json.loads(block)))
+    return found
+
+
+def test_every_example_in_the_import_doc_imports_as_documented(client):
+    examples = _doc_examples()
+    assert [c for c, _ in examples] == ["shopify", "woocommerce", "generic"]
+    loc, vid, _ = setup(client)
+    receive_serials(client, loc, vid, "G-1..G-5", 5)
+    for channel, payload in examples:
+        order = ok(client.post(f"/v1/imports/orders/{channel}", json=payload))
+        assert order["import"]["created"] is True, channel
+        lines = payload.get("line_items") or payload["lines"]
+        assert [
+            (r["quantity"], Decimal(r["price_per_unit"])) for r in order["sales_order_rows"]
+        ] == [
+            (ln["quantity"], Decimal(str(ln.get("price") or ln.get("price_per_unit"))))
+            for ln in lines
+        ], channel
+        done = payload.get("fulfillment_status") == "fulfilled" or payload["status"] == "completed"
+        assert order["status"] == ("DELIVERED" if done else "NOT_SHIPPED"), channel
 
 
 def test_bad_serial_assignments_are_refused_and_change_nothing(client, sessions):
@@ -319,20 +405,22 @@ def test_bad_serial_assignments_are_refused_and_change_nothing(client, sessions)
         "NOT_IN_STOCK",
     )
     assert "G-3" in body["message"] and "delivered" in body["message"]
-    refused(
-        client.post(
-            "/v1/sales_orders",
-            json={"customer_id": cust, "sales_order_rows": [{"variant_id": vid, "quantity": 0}]},
-        ),
-        "VALIDATION_FAILED",
-    )
-    refused(
-        client.post(
-            "/v1/sales_orders",
-            json={"customer_id": cust, "sales_order_rows": [{"variant_id": vid, "quantity": -1}]},
-        ),
-        "VALIDATION_FAILED",
-    )
+    with transaction(sessions) as s:
+        orders = s.query(SalesOrder).count(), s.query(SalesOrderRow).count()
+    for qty in (0, -1):
+        body = refused(
+            client.post(
+                "/v1/sales_orders",
+                json={
+                    "customer_id": cust,
+                    "sales_order_rows": [{"variant_id": vid, "quantity": qty}],
+                },
+            ),
+            "VALIDATION_FAILED",
+        )
+        assert body["details"][0]["path"] == "sales_order_rows[0].quantity"
+        with transaction(sessions) as s:  # no order (nor row) was created
+            assert (s.query(SalesOrder).count(), s.query(SalesOrderRow).count()) == orders
     refused(
         client.patch(
             f"/v1/sales_order_rows/{row}",
