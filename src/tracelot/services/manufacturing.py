@@ -671,7 +671,7 @@ def _ingredient_changes(
     mine = named.get(variant.id, {"b": [], "s": []})
     tracking = variant.item.tracking
     if tracking == "serial":
-        ids = _ingredient_serials(session, variant, row, need, mine["s"], path)
+        ids = _ingredient_serials(session, mo, variant, row, need, mine["s"], path)
         c.serial_ids = ids
         c.batches = [(None, need)]
         return [ledger.Change(variant.id, mo.location_id, -need, serial_ids=ids)]
@@ -733,6 +733,7 @@ def _check_named_batches(
 
 def _ingredient_serials(
     session: Session,
+    mo: ManufacturingOrder,
     variant: Variant,
     row: ManufacturingOrderRecipeRow,
     need: Decimal,
@@ -774,8 +775,39 @@ def _ingredient_serials(
                 for h in others
             ]
         )
+    _refuse_absent_serials(session, mo, ids, f"{path}.serial_numbers")
     ledger.release_serials(session, ids, RECIPE_ROW, row.id)
     return ids
+
+
+def _refuse_absent_serials(
+    session: Session, mo: ManufacturingOrder, ids: list[int], path: str
+) -> None:
+    """Serial ingredients must be on hand where the MO is made (one query to find the rest)."""
+    gone = session.execute(
+        select(Serial.id, Serial.serial_number, Serial.status)
+        .where(
+            Serial.id.in_(ids),
+            Serial.status.not_in(ledger.ON_HAND) | (Serial.location_id != mo.location_id),
+        )
+        .order_by(Serial.id)
+    ).all()
+    if not gone:
+        return
+    where = session.scalar(select(Location.name).where(Location.id == mo.location_id))
+    raise errors.refuse_many(
+        [
+            errors.Detail(
+                path,
+                errors.NOT_IN_STOCK,
+                f"Serial number '{g.serial_number}' is "
+                + (f"{g.status}" if g.status not in ledger.ON_HAND else "at another location")
+                + f", not on hand for {mo.order_no}: pick one in stock at {where}.",
+                {"serial_number": g.serial_number},
+            )
+            for g in gone[:50]
+        ]
+    )
 
 
 def _batch_stock(session: Session, variant_id: int, location_id: int) -> list[rules.BatchStock]:
