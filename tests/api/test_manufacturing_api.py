@@ -374,3 +374,115 @@ def test_a_blocked_mo_reads_not_started_whatever_brought_the_material_in(client)
         "data"
     ]
     assert listed["id"] == mo and listed["status"] == "NOT_STARTED"
+
+
+def test_a_partly_received_po_is_partially_received_until_every_row_is_in(client):
+    loc = _location(client)
+    bolt = _item(client, "Bolt", "none", kind="materials")
+    nut = _item(client, "Nut", "none", kind="materials")
+    sup = client.post("/v1/suppliers", json={"name": "Acme"}).json()["id"]
+    po = client.post(
+        "/v1/purchase_orders",
+        json={
+            "supplier_id": sup,
+            "location_id": loc,
+            "purchase_order_rows": [
+                {"variant_id": bolt, "quantity": 10, "price_per_unit": 1},
+                {"variant_id": nut, "quantity": 5, "price_per_unit": 1},
+            ],
+        },
+    ).json()
+    bolts, nuts = (r["id"] for r in po["purchase_order_rows"])
+
+    def receive(row, qty):  # type: ignore[no-untyped-def]
+        r = client.post(
+            "/v1/purchase_order_receive", json={"purchase_order_row_id": row, "quantity": qty}
+        )
+        assert r.status_code == 204, r.text
+        return client.get(f"/v1/purchase_orders/{po['id']}").json()["status"]
+
+    assert receive(bolts, 4) == "PARTIALLY_RECEIVED"
+    assert receive(bolts, 6) == "PARTIALLY_RECEIVED"  # the nuts are still out
+    assert receive(nuts, 5) == "RECEIVED"
+    over = client.post(
+        "/v1/purchase_order_receive", json={"purchase_order_row_id": nuts, "quantity": 1}
+    )
+    assert over.status_code == 422 and over.json()["code"] == "QUANTITY_EXCEEDED"
+
+
+def test_an_mo_set_in_progress_stays_so_and_a_partial_production_makes_it_partially_completed(
+    client,
+):
+    loc, resin, mo = _blocked_mo(client)  # 2 lamps, 3 kg of resin each, no resin
+    r = client.patch(f"/v1/manufacturing_orders/{mo}", json={"status": "IN_PROGRESS"})
+    assert r.status_code == 200 and r.json()["status"] == "IN_PROGRESS"
+    assert client.get(f"/v1/manufacturing_orders/{mo}").json()["status"] == "IN_PROGRESS"
+    client.post(
+        "/v1/stock_adjustments",
+        json={
+            "location_id": loc,
+            "stock_adjustment_rows": [
+                {
+                    "variant_id": resin,
+                    "quantity": 6,
+                    "batch_transactions": [{"batch_number": "RZ-1", "quantity": 6}],
+                }
+            ],
+        },
+    )
+    assert client.get(f"/v1/manufacturing_orders/{mo}").json()["status"] == "IN_PROGRESS"
+    r = client.post(
+        "/v1/manufacturing_order_productions",
+        json={"manufacturing_order_id": mo, "completed_quantity": 1},
+    )
+    assert r.status_code == 200, r.text
+    got = client.get(f"/v1/manufacturing_orders/{mo}").json()
+    assert (got["status"], got["completed_quantity"], got["remaining_quantity"]) == (
+        "PARTIALLY_COMPLETED",
+        1,
+        1,
+    )
+    bad = client.patch(f"/v1/manufacturing_orders/{mo}", json={"status": "NOT_STARTED"})
+    assert bad.status_code == 422 and bad.json()["details"][0]["path"] == "status"
+    assert client.get(f"/v1/manufacturing_orders/{mo}").json()["status"] == "PARTIALLY_COMPLETED"
+
+
+def _linked_lamp_mo(client):  # type: ignore[no-untyped-def]
+    loc = _location(client)
+    lamp = _item(client, "Lamp", "none")
+    cust = client.post("/v1/customers", json={"name": "Ada"}).json()["id"]
+    so = client.post(
+        "/v1/sales_orders",
+        json={
+            "customer_id": cust,
+            "location_id": loc,
+            "sales_order_rows": [{"variant_id": lamp, "quantity": 4}],
+        },
+    ).json()
+    row_id = so["sales_order_rows"][0]["id"]
+    mo = client.post(
+        "/v1/manufacturing_order_make_to_order", json={"sales_order_row_id": row_id}
+    ).json()
+    return row_id, mo["id"]
+
+
+def test_a_linked_mo_stops_following_its_sales_rows_quantity_once_produced_from(client):
+    row_id, mo = _linked_lamp_mo(client)
+    r = client.post(
+        "/v1/manufacturing_order_productions",
+        json={"manufacturing_order_id": mo, "completed_quantity": 1},
+    )
+    assert r.status_code == 200, r.text
+    r = client.patch(f"/v1/sales_order_rows/{row_id}", json={"quantity": 6})
+    assert r.status_code == 200, r.text
+    got = client.get(f"/v1/manufacturing_orders/{mo}").json()
+    assert (got["planned_quantity"], got["status"]) == (4, "PARTIALLY_COMPLETED")
+
+
+def test_a_linked_mo_set_in_progress_stops_following_its_sales_rows_quantity(client):
+    row_id, mo = _linked_lamp_mo(client)
+    r = client.patch(f"/v1/manufacturing_orders/{mo}", json={"status": "IN_PROGRESS"})
+    assert r.status_code == 200, r.text
+    r = client.patch(f"/v1/sales_order_rows/{row_id}", json={"quantity": 6})
+    assert r.status_code == 200, r.text
+    assert client.get(f"/v1/manufacturing_orders/{mo}").json()["planned_quantity"] == 4
