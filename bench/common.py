@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -168,8 +170,12 @@ def summary(times_ms: list[float]) -> dict[str, float]:
 
 
 def sqlite_url(tag: str) -> str:
-    path = Path(tempfile.mkdtemp(prefix=f"tracelot-bench-{tag}-")) / "bench.db"
-    return f"sqlite:///{path}"
+    """A SQLite file in a fresh temporary folder, removed when the benchmark process ends
+    (a scale-1 database is several GiB); TRACELOT_BENCH_KEEP=1 keeps it for a closer look."""
+    folder = tempfile.mkdtemp(prefix=f"tracelot-bench-{tag}-")
+    if not os.environ.get("TRACELOT_BENCH_KEEP"):
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return f"sqlite:///{Path(folder) / 'bench.db'}"
 
 
 def sqlite_size_mib(url: str) -> float:

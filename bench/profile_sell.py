@@ -11,13 +11,12 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
-import tempfile
 import time
-from pathlib import Path
 
 from sqlalchemy import event
 
 import tracelot.db.models  # noqa: F401
+from bench.common import sqlite_url
 from bench.sales_steps import service_steps
 from tracelot.db.base import Base
 from tracelot.db.engine import make_engine, make_sessionmaker, transaction
@@ -28,7 +27,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m bench.profile_sell", description=__doc__)
     ap.add_argument("--orders", type=int, default=200)
     args = ap.parse_args()
-    engine = make_engine(f"sqlite:///{Path(tempfile.mkdtemp()) / 'profile.db'}")
+    engine = make_engine(sqlite_url("profile"))
     Base.metadata.create_all(engine)
     sessions = make_sessionmaker(engine)
     with transaction(sessions) as s:
