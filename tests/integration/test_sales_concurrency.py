@@ -9,7 +9,8 @@ before every request, so every round is a real race for the same rows:
 
 The conditional hold must let exactly one request win each contested serial,
 a losing multi-serial request must take none of its serials, and a row never
-holds more serials than its quantity.
+holds more serials than its quantity. Last, a store order re-sent while its
+first import is committing is imported once, and the re-send answers with it.
 """
 
 from __future__ import annotations
