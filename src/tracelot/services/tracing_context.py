@@ -2,21 +2,31 @@
 
 The ledger knows a resource type and id per entry; tracing answers need the
 human side (order SO-12 to ACME, ship-to address; PO-7 from the supplier).
-Each resource type has one resolver that answers for many ids in one or two
-queries. Document modules that are not part of the foundation (sales,
-purchasing, manufacturing) are resolved when their tables exist.
+
+Each built-in document type is a ``DocType``: how to reach its context from its
+row table by joins, and how to shape the joined columns. The same definition
+serves both ways tracing asks:
+
+- ``describe``: many (type, id) pairs at once, one query per type present;
+- ``joined``: outer joins onto a query that has resource_type/resource_id
+  columns, so a serial's whole timeline and its documents are ONE statement
+  (a query per kind of document cost more than the SQL itself).
+
+Document modules that are not part of the foundation can still ``register`` a
+plain resolver (many ids -> info); ``describe`` asks it, ``joined`` leaves
+their steps to ``describe``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable
-from types import SimpleNamespace
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, any_, bindparam, func, select
+from sqlalchemy import BigInteger, and_, any_, bindparam, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from tracelot.db.models import (
     Customer,
@@ -30,9 +40,16 @@ from tracelot.db.models import (
 )
 from tracelot.db.models.manufacturing import ManufacturingOrder, Production, ProductionIngredient
 from tracelot.db.models.purchasing import PurchaseOrder, PurchaseOrderRow
+from tracelot.db.models.sales import (
+    SalesOrder,
+    SalesOrderFulfillment,
+    SalesOrderFulfillmentRow,
+    SalesOrderRow,
+)
 
 Resolver = Callable[[Session, list[int]], dict[int, dict[str, Any]]]
 RESOLVERS: dict[str, Resolver] = {}
+ADDRESS_PARTS = ("line_1", "line_2", "city", "state", "zip", "country")
 
 
 def ids_in(session: Session, column: Any, ids: Collection[int]) -> Any:
@@ -47,14 +64,16 @@ def ids_in(session: Session, column: Any, ids: Collection[int]) -> Any:
     return column == any_(bindparam(None, values, type_=ARRAY(BigInteger)))
 
 
-def rows(session: Session, stmt: Any) -> list[Any]:
+def rows(session: Session, stmt: Any, **params: Any) -> list[Any]:
     """Plain rows through the session's connection, skipping the ORM's result machinery
     (a third of a large trace's time). Flushes first, as ``session.execute`` would."""
     session.flush()
-    return list(session.connection().execute(stmt).all())
+    return list(session.connection().execute(stmt, params or None).all())
 
 
 def register(resource_type: str) -> Callable[[Resolver], Resolver]:
+    """A resolver for a document type this module does not define (many ids -> info)."""
+
     def wrap(fn: Resolver) -> Resolver:
         RESOLVERS[resource_type] = fn
         return fn
@@ -62,19 +81,284 @@ def register(resource_type: str) -> Callable[[Resolver], Resolver]:
     return wrap
 
 
+# --- document types ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Joins:
+    """A document's context reached from its row: outer joins and the columns they give."""
+
+    joins: list[tuple[Any, Any]]  # (target, ON clause), in order
+    columns: dict[str, Any]  # raw key -> SQL expression
+
+
+@dataclass(frozen=True)
+class DocType:
+    row: Any  # the row table the ledger's resource_id points at
+    build: Callable[[Any], Joins]  # row alias -> joins and columns (fresh aliases each call)
+    shape: Callable[[dict[str, Any]], dict[str, Any]]  # raw columns -> context keys
+
+
+DOCS: dict[str, DocType] = {}
+
+
+def _address(party: Any) -> str | None:
+    """``line_1, city, ...`` of an object or mapping with the address parts."""
+    get = party.get if isinstance(party, dict) else (lambda k: getattr(party, k, None))
+    text = ", ".join(p for p in (get(k) for k in ADDRESS_PARTS) if p)
+    return text or None
+
+
+def _adjustment(row: Any) -> Joins:
+    a = aliased(StockAdjustment)
+    return Joins(
+        [(a, a.id == row.stock_adjustment_id)],
+        {"document_id": a.id, "document": a.stock_adjustment_number, "reason": a.reason},
+    )
+
+
+DOCS["StockAdjustmentRow"] = DocType(
+    StockAdjustmentRow,
+    _adjustment,
+    lambda r: {
+        "document": r["document"],
+        "document_type": "stock_adjustment",
+        "document_id": r["document_id"],
+        "adjustment_reason": r["reason"],
+    },
+)
+
+
+def _transfer(row: Any) -> Joins:
+    t = aliased(StockTransfer)
+    return Joins(
+        [(t, t.id == row.stock_transfer_id)],
+        {"document_id": t.id, "document": t.stock_transfer_number},
+    )
+
+
+DOCS["StockTransferRow"] = DocType(
+    StockTransferRow,
+    _transfer,
+    lambda r: {
+        "document": r["document"],
+        "document_type": "stock_transfer",
+        "document_id": r["document_id"],
+    },
+)
+
+
+def _purchase(row: Any) -> Joins:
+    po, sup = aliased(PurchaseOrder), aliased(Supplier)
+    parts = {k: getattr(sup, k) for k in ADDRESS_PARTS if hasattr(sup, k)}
+    return Joins(
+        [(po, po.id == row.purchase_order_id), (sup, sup.id == po.supplier_id)],
+        {
+            "document_id": po.id,
+            "order_no": po.order_no,
+            "supplier_id": sup.id,
+            "supplier": sup.name,
+            "supplier_phone": sup.phone,
+            "supplier_email": sup.email,
+            "supplier_gln": sup.gln,
+            **parts,
+        },
+    )
+
+
+DOCS["PurchaseOrderRow"] = DocType(
+    PurchaseOrderRow,
+    _purchase,
+    lambda r: {
+        "document": r["order_no"],
+        "order_no": r["order_no"],
+        "document_type": "purchase_order",
+        "document_id": r["document_id"],
+        "supplier_id": r["supplier_id"],
+        "supplier": r["supplier"],
+        "supplier_phone": r["supplier_phone"],
+        "supplier_email": r["supplier_email"],
+        "supplier_gln": r["supplier_gln"],
+        "supplier_address": _address(r),
+    },
+)
+
+
+def _mo(via_ingredient: bool) -> Callable[[Any], Joins]:
+    def build(row: Any) -> Joins:
+        mo = aliased(ManufacturingOrder)
+        joins: list[tuple[Any, Any]] = []
+        production = row
+        if via_ingredient:
+            production = aliased(Production)
+            joins.append((production, production.id == row.production_id))
+        joins.append((mo, mo.id == production.manufacturing_order_id))
+        return Joins(joins, {"mo_id": mo.id, "order_no": mo.order_no})
+
+    return build
+
+
+def _mo_shape(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "document": r["order_no"],
+        "document_type": "manufacturing_order",
+        "document_id": r["mo_id"],
+        "manufacturing_order_id": r["mo_id"],
+        "manufacturing_order_no": r["order_no"],
+    }
+
+
+DOCS["Production"] = DocType(Production, _mo(False), _mo_shape)
+DOCS["ProductionIngredient"] = DocType(ProductionIngredient, _mo(True), _mo_shape)
+
+
+def _first_shipping_address(customer_id: Any) -> Any:
+    """The customer's first shipping address id (the ship-to of its orders)."""
+    a = aliased(CustomerAddress)
+    return (
+        select(func.min(a.id))
+        .where(a.customer_id == customer_id, a.entity_type == "shipping")
+        .scalar_subquery()
+    )
+
+
+def _sales(fulfilment: bool) -> Callable[[Any], Joins]:
+    def build(row: Any) -> Joins:
+        so, c, a = aliased(SalesOrder), aliased(Customer), aliased(CustomerAddress)
+        joins: list[tuple[Any, Any]] = []
+        extra: dict[str, Any] = {"fulfillment_id": literal(None), "delivered_date": literal(None)}
+        if fulfilment:
+            f = aliased(SalesOrderFulfillment)
+            joins += [(f, f.id == row.fulfillment_id), (so, so.id == f.sales_order_id)]
+            extra = {"fulfillment_id": f.id, "delivered_date": f.delivered_date}
+        else:
+            joins.append((so, so.id == row.sales_order_id))
+        joins += [
+            (c, c.id == so.customer_id),
+            (a, a.id == _first_shipping_address(so.customer_id)),
+        ]
+        parts = {k: getattr(a, k) for k in ADDRESS_PARTS}
+        return Joins(
+            joins,
+            {
+                "so_id": so.id,
+                "order_no": so.order_no,
+                "customer_id": so.customer_id,
+                "customer": c.name,
+                "customer_email": c.email,
+                "customer_phone": func.coalesce(c.phone, a.phone),
+                "has_customer": c.id,
+                "has_address": a.id,
+                "company": func.coalesce(a.company, c.company),
+                "gln": a.gln,
+                **parts,
+                **extra,
+            },
+        )
+
+    return build
+
+
+def _sales_shape(r: dict[str, Any]) -> dict[str, Any]:
+    out = {
+        "document": r["order_no"],
+        "order_no": r["order_no"],
+        "document_type": "sales_order",
+        "document_id": r["so_id"],
+        "sales_order_id": r["so_id"],
+        "fulfillment_id": r["fulfillment_id"],
+        "customer_id": r["customer_id"],
+        "customer": r["customer"],
+        "customer_email": r["customer_email"],
+        "customer_phone": r["customer_phone"] if r["has_customer"] else None,
+        "ship_to": _address(r) if r["has_address"] else None,
+        "ship_to_company": r["company"],
+        "ship_to_gln": r["gln"],
+    }
+    if r["delivered_date"] is not None:
+        out["delivered_date"] = r["delivered_date"]
+    return out
+
+
+DOCS["SalesOrderRow"] = DocType(SalesOrderRow, _sales(False), _sales_shape)
+DOCS["SalesOrderFulfillmentRow"] = DocType(SalesOrderFulfillmentRow, _sales(True), _sales_shape)
+
+
+# --- many ids of one type ---------------------------------------------------------------
+
+
+def _describe_type(session: Session, doc: DocType, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """One query: the rows' ids joined to their documents."""
+    built = doc.build(doc.row)
+    keys = list(built.columns)
+    q = select(doc.row.id, *built.columns.values()).select_from(doc.row)
+    for target, on in built.joins:
+        q = q.outerjoin(target, on)
+    found = rows(session, q.where(ids_in(session, doc.row.id, ids)))
+    return {r[0]: doc.shape(dict(zip(keys, r[1:], strict=True))) for r in found}
+
+
 def describe(
     session: Session, refs: Iterable[tuple[str, int]]
 ) -> dict[tuple[str, int], dict[str, Any]]:
+    """Context of many (resource type, id) pairs: one query per type present."""
     by_type: dict[str, set[int]] = {}
     for rtype, rid in refs:
         by_type.setdefault(rtype, set()).add(rid)
     out: dict[tuple[str, int], dict[str, Any]] = {}
     for rtype, ids in by_type.items():
-        fn = RESOLVERS.get(rtype)
-        if fn is not None:
-            for rid, info in fn(session, sorted(ids)).items():
-                out[(rtype, rid)] = info
+        doc, fn = DOCS.get(rtype), RESOLVERS.get(rtype)
+        found = (
+            _describe_type(session, doc, sorted(ids))
+            if doc is not None
+            else (fn(session, sorted(ids)) if fn is not None else {})
+        )
+        for rid, info in found.items():
+            out[(rtype, rid)] = info
     return out
+
+
+# --- joined onto a query ----------------------------------------------------------------
+
+
+@dataclass
+class Joined:
+    """A query with every document type's context outer-joined (``joined``)."""
+
+    query: Any
+    slots: dict[str, tuple[int, list[str]]]  # resource type -> (first column, its keys)
+
+    def info(self, rtype: str, row: Any) -> dict[str, Any] | None:
+        """The step's context from its row, or None for a type joined nowhere."""
+        slot = self.slots.get(rtype)
+        if slot is None:
+            return None
+        start, keys = slot
+        values = dict(zip(keys, row[start : start + len(keys)], strict=True))
+        return DOCS[rtype].shape(values) if values.get(keys[0]) is not None else {}
+
+
+def joined(query: Any, resource_type: Any, resource_id: Any, width: int) -> Joined:
+    """Outer-join each document type's context onto ``query`` (which has ``width``
+    columns), matched on ``resource_type``/``resource_id``: primary-key lookups only,
+    so the cost follows the rows, not the tables."""
+    slots: dict[str, tuple[int, list[str]]] = {}
+    for rtype, doc in DOCS.items():
+        row = aliased(doc.row)
+        built = doc.build(row)
+        query = query.outerjoin(row, and_(resource_type == rtype, row.id == resource_id))
+        for target, on in built.joins:
+            query = query.outerjoin(target, on)
+        keys = list(built.columns)
+        query = query.add_columns(
+            *(col.label(f"c{len(slots)}_{k}") for k, col in built.columns.items())
+        )
+        slots[rtype] = (width, keys)
+        width += len(keys)
+    return Joined(query, slots)
+
+
+# --- events -----------------------------------------------------------------------------
 
 
 def enrich(session: Session, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -101,199 +385,15 @@ def enrich_locations(session: Session, rows: list[dict[str, Any]]) -> list[dict[
     return rows
 
 
-@register("StockAdjustmentRow")
-def _adjustments(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
-    a = StockAdjustment
-    q = (
-        select(StockAdjustmentRow.id, a.id, a.stock_adjustment_number, a.reason)
-        .join(a, a.id == StockAdjustmentRow.stock_adjustment_id)
-        .where(ids_in(session, StockAdjustmentRow.id, ids))
+def customer_of(resource_type: Any, resource_id: Any) -> Any:
+    """The customer a shipping row went to, as a correlated lookup by primary keys (to
+    count a trace's customers in SQL without describing every shipment)."""
+    fr, f, so = SalesOrderFulfillmentRow, SalesOrderFulfillment, SalesOrder
+    return (
+        select(so.customer_id)
+        .select_from(fr)
+        .join(f, f.id == fr.fulfillment_id)
+        .join(so, so.id == f.sales_order_id)
+        .where(resource_type == "SalesOrderFulfillmentRow", fr.id == resource_id)
+        .scalar_subquery()
     )
-    return {
-        rid: {
-            "document": number,
-            "document_type": "stock_adjustment",
-            "document_id": doc_id,
-            "adjustment_reason": reason,
-        }
-        for rid, doc_id, number, reason in rows(session, q)
-    }
-
-
-@register("StockTransferRow")
-def _transfers(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
-    t = StockTransfer
-    q = (
-        select(StockTransferRow.id, t.id, t.stock_transfer_number)
-        .join(t, t.id == StockTransferRow.stock_transfer_id)
-        .where(ids_in(session, StockTransferRow.id, ids))
-    )
-    return {
-        rid: {"document": number, "document_type": "stock_transfer", "document_id": doc_id}
-        for rid, doc_id, number in rows(session, q)
-    }
-
-
-@register("PurchaseOrderRow")
-def _purchases(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
-    sup_cols = [
-        getattr(Supplier, c)
-        for c in ("id", "name", "phone", "email", "gln", "line_1", "city", "state", "zip")
-    ]
-    found = rows(
-        session,
-        select(PurchaseOrderRow.id, PurchaseOrder.id, PurchaseOrder.order_no, *sup_cols)
-        .add_columns(Supplier.country)
-        .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderRow.purchase_order_id)
-        .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
-        .where(ids_in(session, PurchaseOrderRow.id, ids)),
-    )
-    return {
-        r[0]: {
-            "document": r.order_no,
-            "order_no": r.order_no,
-            "document_type": "purchase_order",
-            "document_id": r[1],
-            "supplier_id": r[3],
-            "supplier": r.name,
-            "supplier_phone": r.phone,
-            "supplier_email": r.email,
-            "supplier_gln": r.gln,
-            "supplier_address": _address(r),
-        }
-        for r in found
-    }
-
-
-def _mo_context(
-    session: Session, ids: list[int], via_ingredient: bool
-) -> dict[int, dict[str, Any]]:
-    key = ProductionIngredient.id if via_ingredient else Production.id
-    mo = ManufacturingOrder
-    q = select(key, mo.id, mo.order_no).select_from(Production)
-    if via_ingredient:
-        q = q.join(ProductionIngredient, ProductionIngredient.production_id == Production.id)
-    q = q.join(mo, mo.id == Production.manufacturing_order_id)
-    return {
-        rid: {
-            "document": order_no,
-            "document_type": "manufacturing_order",
-            "document_id": mo_id,
-            "manufacturing_order_id": mo_id,
-            "manufacturing_order_no": order_no,
-        }
-        for rid, mo_id, order_no in rows(session, q.where(ids_in(session, key, ids)))
-    }
-
-
-@register("Production")
-def _productions(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
-    return _mo_context(session, ids, via_ingredient=False)
-
-
-@register("ProductionIngredient")
-def _ingredients(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
-    return _mo_context(session, ids, via_ingredient=True)
-
-
-def _address(party: Any) -> str | None:
-    parts = [
-        getattr(party, k, None) for k in ("line_1", "line_2", "city", "state", "zip", "country")
-    ]
-    text = ", ".join(p for p in parts if p)
-    return text or None
-
-
-def _sales(session: Session, ids: list[int], fulfilment: bool) -> dict[int, dict[str, Any]]:
-    from tracelot.db.models.sales import (
-        SalesOrder,
-        SalesOrderFulfillment,
-        SalesOrderFulfillmentRow,
-        SalesOrderRow,
-    )
-
-    so_cols = (SalesOrder.id, SalesOrder.order_no, SalesOrder.customer_id)
-    if fulfilment:
-        q = (
-            select(SalesOrderFulfillmentRow.id.label("rid"), *so_cols, SalesOrderFulfillment.id)
-            .join(
-                SalesOrderFulfillment,
-                SalesOrderFulfillment.id == SalesOrderFulfillmentRow.fulfillment_id,
-            )
-            .join(SalesOrder, SalesOrder.id == SalesOrderFulfillment.sales_order_id)
-            .where(ids_in(session, SalesOrderFulfillmentRow.id, ids))
-        )
-    else:
-        q = (
-            select(SalesOrderRow.id.label("rid"), *so_cols, SalesOrderRow.id)
-            .join(SalesOrder, SalesOrder.id == SalesOrderRow.sales_order_id)
-            .where(ids_in(session, SalesOrderRow.id, ids))
-        )
-    found = rows(session, q)
-    customers = _customers(session, {r[3] for r in found})
-    out = {}
-    for rid, so_id, order_no, customer_id, fid in found:
-        c, ship = customers.get(customer_id, (None, None))
-        out[rid] = {
-            "document": order_no,
-            "order_no": order_no,
-            "document_type": "sales_order",
-            "document_id": so_id,
-            "sales_order_id": so_id,
-            "fulfillment_id": fid if fulfilment else None,
-            "customer_id": customer_id,
-            "customer": c.name if c else None,
-            "customer_email": c.email if c else None,
-            "customer_phone": (c.phone or (ship.phone if ship else None)) if c else None,
-            "ship_to": _address(ship) if ship else None,
-            "ship_to_company": (ship.company if ship else None) or (c.company if c else None),
-            "ship_to_gln": ship.gln if ship else None,
-        }
-    return out
-
-
-def _customers(session: Session, ids: set[int]) -> dict[int, tuple[Any, Any]]:
-    """Customer contact columns and the first shipping address, one query for any number
-    of customers (loading Customer objects pulled every address, 500 customers a query)."""
-    if not ids:
-        return {}
-    c, a = Customer, CustomerAddress
-    q = (
-        select(c.id, c.name, c.email, c.phone, c.company, a.id.label("address_id"))
-        .add_columns(a.phone, a.company, a.gln, a.line_1, a.line_2, a.city, a.state, a.zip)
-        .add_columns(a.country)
-        .outerjoin(a, (a.customer_id == c.id) & (a.entity_type == "shipping"))
-        .where(ids_in(session, c.id, ids))
-        .order_by(c.id, a.id)
-    )
-    out: dict[int, tuple[Any, Any]] = {}
-    for r in rows(session, q):
-        if r[0] not in out:
-            contact = SimpleNamespace(name=r[1], email=r[2], phone=r[3], company=r[4])
-            ship = (
-                None
-                if r.address_id is None
-                else SimpleNamespace(
-                    phone=r[6],
-                    company=r[7],
-                    gln=r[8],
-                    line_1=r[9],
-                    line_2=r[10],
-                    city=r[11],
-                    state=r[12],
-                    zip=r[13],
-                    country=r[14],
-                )
-            )
-            out[r[0]] = (contact, ship)
-    return out
-
-
-@register("SalesOrderFulfillmentRow")
-def _fulfilment_rows(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
-    return _sales(session, ids, fulfilment=True)
-
-
-@register("SalesOrderRow")
-def _order_rows(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
-    return _sales(session, ids, fulfilment=False)
