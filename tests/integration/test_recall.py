@@ -6,7 +6,7 @@ import io
 
 from openpyxl import load_workbook
 
-from support.trace_scenario import build
+from support.trace_scenario import _produce, _sell, build
 from support.world import World
 from tracelot.services import recall
 
@@ -102,3 +102,88 @@ def test_recall_cli_prints_csv_for_batch_numbers(sessions, db_url, monkeypatch):
     bad = CliRunner().invoke(app, ["recall", "NOPE"])
     assert bad.exit_code == 1
     get_settings.cache_clear()
+
+
+def test_recall_flags_a_lot_whose_units_left_outside_the_mass_balance(sessions):
+    """A transfer still in transit took units out of stock without consuming, shipping or
+    adjusting them: the spec's balance does not hold, and the report names the lot."""
+    from tracelot.services import transfers
+
+    w = World(sessions).setup()
+    annex = w.location("Annex")
+    _, (v,) = w.item("Salt", "batch", "material")
+    w.adjust(
+        [
+            {
+                "variant_id": v,
+                "quantity": 10,
+                "batch_transactions": [{"batch_number": "S-9", "quantity": 10}],
+            }
+        ]
+    )
+    with w.tx() as s:
+        tr = transfers.create(
+            s,
+            {
+                "source_location_id": w.location_id,
+                "target_location_id": annex,
+                "stock_transfer_rows": [
+                    {
+                        "variant_id": v,
+                        "quantity": 3,
+                        "batch_transactions": [{"batch_id": 1, "quantity": 3}],
+                    }
+                ],
+            },
+            "test",
+        )
+        transfers.set_status(s, tr, "inTransit", "test")
+    with w.tx() as s:
+        r = recall.report(s, batch_ids=[1])
+    (b,) = r["mass_balance"]
+    assert (b["received_or_produced"], b["on_hand"], b["other_out"]) == (10, 7, 3)
+    assert b["balanced"] is False and r["balanced"] is False
+    (warning,) = r["warnings"]
+    assert "S-9" in warning and "3" in warning
+
+
+def test_recall_of_a_lot_and_a_serial_it_reached_counts_each_unit_once(sessions):
+    w = World(sessions).setup()
+    sc = build(w)
+    with w.tx() as s:
+        lot_only = recall.report(s, batch_ids=[sc.lot])
+        both = recall.report(s, batch_ids=[sc.lot], serial_ids=[sc.finals["FIN-1"]])
+    assert both["customers"] == lot_only["customers"]
+    assert both["mass_balance"] == lot_only["mass_balance"] and both["balanced"]
+    assert sum(e["quantity"] for e in both["shipments"]) == 4
+
+
+def test_recall_of_two_lots_that_reach_the_same_unit_counts_it_once(sessions):
+    """FIN-9 is made from a board that took resin from both lots: one unit, one customer."""
+    w = World(sessions).setup()
+    sc = build(w)
+    sub = _produce(
+        w,
+        sc.board,
+        "SUB-9",
+        sc.resin,
+        [{"batch_id": sc.lot, "quantity": 1}, {"batch_id": sc.other_lot, "quantity": 1}],
+        2,
+    )
+    fin = _produce(w, sc.gadget, "FIN-9", sc.board, [{"serial_number_id": sub}], 1)
+    _sell(w, sc.gadget, "Erin", [fin])
+    with w.tx() as s:
+        r = recall.report(s, batch_ids=[sc.lot, sc.other_lot])
+    assert sorted((c["customer"], c["quantity"]) for c in r["customers"]) == [
+        ("Alice", 2),
+        ("Bob", 1),
+        ("Carol", 1),
+        ("Dave", 1),
+        ("Erin", 1),
+    ]
+    lots = {b["name"]: b for b in r["mass_balance"] if b["kind"] == "batch"}
+    assert sorted(lots) == ["SUP-LOT-7", "SUP-LOT-8"]
+    assert (lots["SUP-LOT-7"]["consumed"], lots["SUP-LOT-8"]["consumed"]) == (9, 3)
+    gadgets = next(b for b in r["mass_balance"] if b["name"] == "GADGET")
+    assert (gadgets["received_or_produced"], gadgets["shipped"]) == (6, 6)
+    assert r["balanced"] and "5 customer(s) received 6" in r["summary"]

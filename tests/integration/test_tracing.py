@@ -54,6 +54,17 @@ def test_backward_trace_of_a_final_serial_reaches_the_supplier_lot_and_its_recei
     ] == [(sc.lot, 10, "receipt", "PO-1", "ACME Resins")]
 
 
+def test_forward_trace_of_a_final_serial_lists_its_one_shipment(sessions):
+    w = World(sessions).setup()
+    build(w)
+    with w.tx() as s:
+        t = tracing.trace(s, [tracing.Node(serial_id=serial_id(w, "FIN-2"))], "forward")
+    assert [(e["customer"], e["quantity"], e["serial_numbers"]) for e in t.events] == [
+        ("Alice", 1, ["FIN-2"])
+    ]
+    assert t.totals == {"nodes": 1, "batches": 0, "serials": 1, "events": 1, "quantity": 1}
+
+
 def test_serial_history_lists_every_step_with_user_and_document(sessions):
     w = World(sessions).setup()
     build(w)
@@ -119,3 +130,198 @@ def test_a_trace_from_a_batch_and_a_serial_at_once_walks_both(sessions):
             )
         ).all()
         assert {(r.batch_id, r.serial_id) for r in reached} == {(batch, None), (None, serial)}
+
+
+def _receive(w: World, lot_number: str, receipts: list[int]) -> tuple[int, list[int]]:
+    """One PO row received in several receipts into one lot: (lot id, receipt ids)."""
+    from tracelot.services import batches, catalog, purchasing
+
+    _, (resin,) = w.item("Resin", "batch", "material")
+    with w.tx() as s:
+        sup = catalog.save_supplier(s, None, {"name": "ACME Resins"})
+        lot = batches.create_batch(s, {"batch_number": lot_number, "variant_id": resin}).id
+        po = purchasing.create_order(
+            s,
+            {
+                "supplier_id": sup.id,
+                "location_id": w.location_id,
+                "order_no": "PO-9",
+                "purchase_order_rows": [
+                    {"variant_id": resin, "quantity": sum(receipts), "price_per_unit": 1}
+                ],
+            },
+            "test",
+        )
+        row = purchasing.order_rows(s, po.id)[0]
+        done = purchasing.receive(
+            s,
+            [
+                {
+                    "purchase_order_row_id": row.id,
+                    "quantity": q,
+                    "batch_transactions": [{"batch_id": lot, "quantity": q}],
+                }
+                for q in receipts
+            ],
+            "test",
+        )
+        return lot, [r.id for r in done]
+
+
+def test_a_reverted_receipt_no_longer_counts_as_an_origin_of_the_lot(sessions):
+    from tracelot.db.models import PurchaseReceipt
+    from tracelot.services import purchasing
+
+    w = World(sessions).setup()
+    lot, (_, second) = _receive(w, "LOT-R", [10, 6])
+    with w.tx() as s:
+        purchasing.revert_receipt(s, s.get(PurchaseReceipt, second), "test")
+    with w.tx() as s:
+        t = tracing.trace(s, [tracing.Node(batch_id=lot)], "backward")
+    assert [(e["quantity"], e["reason"], e["document"]) for e in t.events] == [
+        (10, "receipt", "PO-9")
+    ]
+
+
+def test_a_fully_reverted_receipt_leaves_the_lot_without_origin(sessions):
+    from tracelot.db.models import PurchaseReceipt
+    from tracelot.services import purchasing
+
+    w = World(sessions).setup()
+    lot, (only,) = _receive(w, "LOT-R", [4])
+    with w.tx() as s:
+        purchasing.revert_receipt(s, s.get(PurchaseReceipt, only), "test")
+    with w.tx() as s:
+        assert tracing.trace(s, [tracing.Node(batch_id=lot)], "backward").events == []
+
+
+def _chain(w: World, length: int, loop: bool = False) -> list[int]:
+    """Batches b0 -> b1 -> ... written straight into genealogy (as a mistaken import
+    could); with ``loop`` the last one is also an input of the first."""
+    from tracelot.db.models import Batch, Genealogy
+
+    _, (v,) = w.item("Mix", "batch")
+    with w.tx() as s:
+        lots = [Batch(variant_id=v, batch_number=f"M-{i}") for i in range(length)]
+        s.add_all(lots)
+        s.flush()
+        ids = [b.id for b in lots]
+        pairs = list(zip(ids, ids[1:], strict=False)) + ([(ids[-1], ids[0])] if loop else [])
+        s.add_all(
+            Genealogy(
+                output_variant_id=v,
+                output_batch_id=out,
+                input_variant_id=v,
+                input_batch_id=inp,
+                quantity=1,
+                resource_type="Production",
+                resource_id=0,
+            )
+            for inp, out in pairs
+        )
+    return ids
+
+
+def test_a_trace_deeper_than_one_query_round_still_reaches_every_level(sessions):
+    w = World(sessions).setup()
+    ids = _chain(w, tracing.MAX_LEVELS * 2 + 10)
+    with w.tx() as s:
+        fw = tracing.trace(s, [tracing.Node(batch_id=ids[0])], "forward", limit=None)
+        bw = tracing.trace(s, [tracing.Node(batch_id=ids[-1])], "backward", limit=None)
+    assert [n["batch_id"] for n in fw.nodes] == ids
+    assert [n["level"] for n in fw.nodes] == list(range(len(ids)))
+    assert [n["batch_id"] for n in bw.nodes] == ids[::-1]
+    assert fw.warnings == [] and bw.warnings == []
+
+
+def test_a_genealogy_cycle_is_reported_and_each_lot_listed_once(sessions):
+    w = World(sessions).setup()
+    ids = _chain(w, 3, loop=True)
+    with w.tx() as s:
+        t = tracing.trace(s, [tracing.Node(batch_id=ids[0])], "forward")
+    assert [(n["batch_id"], n["level"]) for n in t.nodes] == [(ids[0], 0), (ids[1], 1), (ids[2], 2)]
+    (warning,) = t.warnings
+    assert "loops" in warning and all(f"M-{i}" in warning for i in range(3))
+
+
+def test_serial_history_endpoint_shows_adjustment_transfer_reservation_shipment_and_revert(
+    client, sessions
+):
+    from tracelot.db.models import SalesOrder
+    from tracelot.services import catalog, fulfillments, sales, transfers
+
+    w = World(sessions).setup()
+    annex = w.location("Annex")
+    _, (v,) = w.item("Sensor", "serial")
+    w.adjust([{"variant_id": v, "quantity": 1, "serial_numbers": ["S-1"]}])
+    unit = serial_id(w, "S-1")
+    with w.tx() as s:
+        tr = transfers.create(
+            s,
+            {
+                "source_location_id": w.location_id,
+                "target_location_id": annex,
+                "stock_transfer_rows": [
+                    {"variant_id": v, "quantity": 1, "serial_numbers": ["S-1"]}
+                ],
+            },
+            "test",
+        )
+        transfers.set_status(s, tr, "received", "test")
+        cust = catalog.save_customer(
+            s,
+            None,
+            {
+                "name": "Erin",
+                "email": "erin@example.com",
+                "addresses": [{"entity_type": "shipping", "line_1": "Erin St 1", "city": "Gotham"}],
+            },
+        )
+        so = sales.create_order(
+            s,
+            {
+                "customer_id": cust.id,
+                "location_id": annex,
+                "order_no": "SO-77",
+                "sales_order_rows": [{"variant_id": v, "quantity": 1}],
+            },
+            "test",
+        )
+        row = sales.live_rows(s, so.id)[0]
+        sales.assign_serials(s, row, [unit], "test")
+        fulfillments.create(
+            s,
+            {
+                "sales_order_id": so.id,
+                "status": "DELIVERED",
+                "sales_order_fulfillment_rows": [{"sales_order_row_id": row.id, "quantity": 1}],
+            },
+            "test",
+        )
+        order_id = so.id
+    with w.tx() as s:
+        fulfillments.revert(s, s.get(SalesOrder, order_id), "test", "NOT_SHIPPED")
+    h = client.get(f"/v1/serial_numbers/{unit}/history")
+    assert h.status_code == 200, h.text
+    steps = h.json()["steps"]
+    assert [(st["event"], st.get("location")) for st in steps] == [
+        ("adjusted in", "Main"),
+        ("reserved", None),  # by the transfer row
+        ("transferred out", "Main"),
+        ("transferred in", "Annex"),
+        ("reserved", None),  # by the sales order row
+        ("shipped", "Annex"),
+        ("delivery reverted", "Annex"),
+    ]
+    assert steps[0]["document"].startswith("SA-")
+    assert {st["document"] for st in steps[1:4]} == {"ST-1"}
+    reserved, shipped, reverted = steps[4], steps[5], steps[6]
+    assert (reserved["order_no"], reserved["customer"]) == ("SO-77", "Erin")
+    assert (shipped["order_no"], shipped["customer"], shipped["ship_to"]) == (
+        "SO-77",
+        "Erin",
+        "Erin St 1, Gotham",
+    )
+    assert shipped["delivered_date"] and shipped["at"].startswith(shipped["delivered_date"][:10])
+    assert reverted["order_no"] == "SO-77" and reverted["quantity_change"] == 1
+    assert all(st["user"] == "test" and st["at"] for st in steps)

@@ -10,7 +10,7 @@ document they revert (a reverted delivery un-ships).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -33,11 +33,13 @@ def report(
     batch_ids: Sequence[int] = (),
     serial_ids: Sequence[int] = (),
 ) -> dict[str, Any]:  # type: ignore[assignment]
+    """The whole forward trace (``limit=None``): every shipment line and reached node,
+    grouped in SQL; customers are summed per line, never per unit."""
     started = time.perf_counter()
     start = tracing.start_nodes(session, list(batch_ids), list(serial_ids))
-    t = tracing.trace(session, start, "forward")
-    reached_b = [n["batch_id"] for n in t.nodes if n["kind"] == "batch"]
-    reached_s = [n["serial_number_id"] for n in t.nodes if n["kind"] == "serial"]
+    t = tracing.trace(session, start, "forward", limit=None)
+    found = t.reached
+    reached_b, reached_s = list(found.batches), list(found.serials)
     shipments = sorted(
         t.events, key=lambda e: (str(e.get("customer") or ""), str(e.get("date") or ""))
     )
@@ -53,9 +55,32 @@ def report(
         "nothing_shipped": not shipments,
     }
     out["balanced"] = all(b["balanced"] for b in out["mass_balance"])
+    out["warnings"] = t.warnings + [w for b in out["mass_balance"] if (w := _imbalance(b))]
     out["summary"] = _summary(out)
     out["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return out
+
+
+def _imbalance(b: dict[str, Any]) -> str | None:
+    """Why a lot (or product) does not balance, naming it: units that left by movements
+    outside the spec's formula (a transfer still in transit), or a cache off the ledger."""
+    if b["balanced"]:
+        return None
+    what = f"{'Lot' if b['kind'] == 'batch' else 'Product'} {b['name']}"
+    off = (
+        "received or produced - (consumed + shipped + on hand + adjusted out) = "
+        f"{_n(b['difference'])}"
+    )
+    if b["other_out"]:
+        return (
+            f"{what}: {_n(b['other_out'])} unit(s) left stock by {', '.join(b['other_reasons'])} "
+            f"(e.g. a transfer still in transit), outside the mass balance; {off}."
+        )
+    return f"{what} does not balance: {off}; the stock on hand differs from the ledger."
+
+
+def _n(q: Decimal) -> str:
+    return f"{q.normalize():f}"
 
 
 def _summary(r: dict[str, Any]) -> str:
@@ -122,28 +147,34 @@ def _on_hand(session: Session, batch_ids: list[int], serial_ids: list[int]) -> l
         for r in rows
     ]
     if serial_ids:
-        grouped: dict[tuple[int, int], dict[str, Any]] = {}
-        for s in fetch(
-            session,
-            select(Serial.variant_id, Serial.location_id, Serial.serial_number)
-            .where(ids_in(session, Serial.id, serial_ids), Serial.status.in_(ON_HAND))
-            .order_by(Serial.serial_number),
-        ):
-            g = grouped.setdefault(
-                (s.variant_id, s.location_id),
-                {
-                    "variant_id": s.variant_id,
-                    "location_id": s.location_id,
-                    "batch_id": None,
-                    "batch_number": None,
-                    "quantity": ZERO,
-                    "serial_numbers": [],
-                },
-            )
-            g["quantity"] += 1
-            g["serial_numbers"].append(s.serial_number)
-        out += list(grouped.values())
+        out += _serials_on_hand(session, serial_ids)
     return tracing.ctx.enrich_locations(session, out)
+
+
+def _serials_on_hand(session: Session, serial_ids: list[int]) -> list[dict[str, Any]]:
+    """Reached serials in stock per product and place, their numbers aggregated in SQL."""
+    q = (
+        select(
+            Serial.variant_id,
+            Serial.location_id,
+            func.count(),
+            func.aggregate_strings(Serial.serial_number, tracing.SEP),
+        )
+        .where(ids_in(session, Serial.id, serial_ids), Serial.status.in_(ON_HAND))
+        .group_by(Serial.variant_id, Serial.location_id)
+        .order_by(Serial.variant_id, Serial.location_id)
+    )
+    return [
+        {
+            "variant_id": variant_id,
+            "location_id": location_id,
+            "batch_id": None,
+            "batch_number": None,
+            "quantity": Decimal(n),
+            "serial_numbers": sorted(numbers.split(tracing.SEP)),
+        }
+        for variant_id, location_id, n, numbers in fetch(session, q)
+    ]
 
 
 def _category(reason: Any, resource_type: Any, resource_id: Any) -> Any:
@@ -236,6 +267,9 @@ def _balance_serials(session: Session, serial_ids: list[int]) -> list[dict[str, 
 def _balance(
     kind: str, name: Any, variant_id: int, flows: list[tuple[str, bool, Decimal]], on_hand: Decimal
 ) -> dict[str, Any]:
+    """received or produced = consumed + shipped + on hand + adjusted out (the spec's
+    balance); anything else that moved units out (``other_out``, e.g. in transit) is
+    reported beside it and makes the lot not balance."""
     b = {
         "received_or_produced": ZERO,
         "consumed": ZERO,
@@ -243,8 +277,9 @@ def _balance(
         "adjusted_out": ZERO,
         "other_out": ZERO,
     }
+    other: set[str] = set()
     for cat, positive, q in flows:
-        if cat in INFLOW or (cat == "adjustment" and positive):
+        if cat in INFLOW or (cat in ("adjustment", "tracking_change") and positive):
             b["received_or_produced"] += q
         elif cat == "consumption":
             b["consumed"] -= q
@@ -252,17 +287,20 @@ def _balance(
             b["shipped"] -= q
         elif cat == "adjustment":
             b["adjusted_out"] -= q
-        else:  # transfers net to zero; tracking changes and the like
+        else:  # transfers net to zero once received; tracking changes and the like
             b["other_out"] -= q
-    accounted = b["consumed"] + b["shipped"] + on_hand + b["adjusted_out"] + b["other_out"]
+            other.add(cat)
+    accounted = b["consumed"] + b["shipped"] + on_hand + b["adjusted_out"]
+    difference = b["received_or_produced"] - accounted
     return {
         "kind": kind,
         "name": name,
         "variant_id": variant_id,
         **b,
+        "other_reasons": sorted(other) if b["other_out"] else [],
         "on_hand": on_hand,
-        "balanced": abs(b["received_or_produced"] - accounted) < Decimal("1e-6"),
-        "difference": b["received_or_produced"] - accounted,
+        "balanced": abs(difference) < Decimal("1e-6"),
+        "difference": difference,
     }
 
 
@@ -344,8 +382,9 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def to_csv(sheets: dict[str, list[list[Any]]]) -> str:
-    """One CSV: each sheet as a titled block, blank line between (opens in any spreadsheet)."""
+def csv_chunks(sheets: dict[str, list[list[Any]]], rows_per_chunk: int = 2000) -> Iterator[str]:
+    """The CSV of ``to_csv`` in pieces, for a streamed response: a large recall is written
+    while it is sent, never held twice as one string."""
     import csv
     import io
 
@@ -353,9 +392,18 @@ def to_csv(sheets: dict[str, list[list[Any]]]) -> str:
     w = csv.writer(buf)
     for title, rows in sheets.items():
         w.writerow([f"# {title}"])
-        w.writerows([[_plain(v) for v in row] for row in rows])
+        for i in range(0, len(rows), rows_per_chunk):
+            w.writerows([[_plain(v) for v in row] for row in rows[i : i + rows_per_chunk]])
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
         w.writerow([])
-    return buf.getvalue()
+    yield buf.getvalue()
+
+
+def to_csv(sheets: dict[str, list[list[Any]]]) -> str:
+    """One CSV: each sheet as a titled block, blank line between (opens in any spreadsheet)."""
+    return "".join(csv_chunks(sheets))
 
 
 def to_xlsx(sheets: dict[str, list[list[Any]]]) -> bytes:

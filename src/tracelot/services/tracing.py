@@ -4,19 +4,44 @@ Everything is a query over the ledger (movements, serial_transactions) and the
 genealogy. Traces walk the genealogy with one recursive CTE per direction in
 the database, so a trace costs a handful of queries however many levels and
 units it crosses (a peer that recursed in Python took minutes at scale).
+
+A broad trace reaches tens of thousands of units: the reached set and its
+aggregates (counts per level and product, shipment lines, quantity, customers)
+are computed in SQL, and the details (nodes, shipment/origin lines) come one
+page at a time (``limit``/``page``), so the answer's cost is bounded; callers
+that need everything (the recall) pass ``limit=None``.
 Document details (order numbers, customers, suppliers) come from
 ``tracing_context``, which each document module can extend.
 """
 
 from __future__ import annotations
 
+import functools
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import cast, exists, func, literal, or_, select, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session, aliased
 
 from tracelot.db.models import (
     Batch,
@@ -31,8 +56,18 @@ from tracelot.db.models import (
 from tracelot.domain import errors
 from tracelot.services import tracing_context as ctx
 
-MAX_LEVELS = 64  # guards against a genealogy cycle written by mistake
+MAX_LEVELS = 64  # levels one recursive query walks; a deeper genealogy takes another round
+PAGE_SIZE = 50
 ORIGIN_REASONS = ("receipt", "adjustment", "import")
+SEP = "\x1f"  # between serial numbers aggregated in SQL (never part of a serial number)
+REVERTED = {  # what a revert step undid, by the document row it belongs to
+    "SalesOrderFulfillmentRow": "delivery",
+    "PurchaseOrderRow": "receipt",
+    "StockAdjustmentRow": "adjustment",
+    "StockTransferRow": "transfer",
+    "Production": "production",
+    "ProductionIngredient": "consumption",
+}
 
 
 @dataclass(frozen=True)
@@ -44,12 +79,30 @@ class Node:
 
 
 @dataclass
+class Reached:
+    """The nodes one trace reached, id -> level. The recursive CTE runs once; every later
+    query of the trace reads these ids (re-running the CTE in each of them cost 5x)."""
+
+    batches: dict[int, int] = field(default_factory=dict)
+    serials: dict[int, int] = field(default_factory=dict)
+    capped: bool = False  # a walk hit MAX_LEVELS (a deep genealogy, or a cycle)
+    per_variant: Counter[tuple[int, str]] = field(default_factory=Counter)  # (variant, kind)
+
+
+@dataclass
 class Trace:
     direction: str
     start: list[Node]
-    nodes: list[dict[str, Any]] = field(default_factory=list)  # reached batches/serials
-    links: list[dict[str, Any]] = field(default_factory=list)  # genealogy edges among them
-    events: list[dict[str, Any]] = field(default_factory=list)  # shipments or origins
+    nodes: list[dict[str, Any]] = field(default_factory=list)  # this page of reached nodes
+    links: list[dict[str, Any]] = field(default_factory=list)  # genealogy edges into them
+    events: list[dict[str, Any]] = field(default_factory=list)  # this page of shipments/origins
+    totals: dict[str, Any] = field(default_factory=dict)  # over the whole trace
+    levels: list[dict[str, Any]] = field(default_factory=list)  # nodes per level
+    variants: list[dict[str, Any]] = field(default_factory=list)  # nodes per product
+    warnings: list[str] = field(default_factory=list)
+    limit: int | None = PAGE_SIZE
+    page: int = 1
+    reached: Reached = field(default_factory=Reached)
 
 
 # --- serial timeline -------------------------------------------------------------------
@@ -78,11 +131,34 @@ def find_serial(
     return found[0]
 
 
-def serial_history(session: Session, serial: Serial) -> dict[str, Any]:
-    """Every step of one unit, oldest first, with user, document and context: one query
-    over ``ix_serial_transactions_serial`` joined to movements by key, then one query per
-    kind of document for all steps together."""
+TIMELINE_KEYS = (
+    "at",
+    "quantity_change",
+    "reason",
+    "active",
+    "resource_type",
+    "resource_id",
+    "user",
+    "location_id",
+    "document",
+    "order_no",
+    "location",
+    "sku",
+    "item_name",
+)
+
+
+@functools.cache
+def _timeline() -> ctx.Joined:
+    """One statement: the unit's steps (``ix_serial_transactions_serial``), each joined to
+    its movement, place and document context by primary keys, plus the product's name.
+    Built once with bound parameters: building it (aliases, joins) cost ten times the SQL."""
     st = SerialTransaction
+    product = (
+        select(Variant.sku, Item.name)
+        .join(Item, Item.id == Variant.item_id)
+        .where(Variant.id == bindparam("variant_id"))
+    )
     q = (
         select(
             st.transaction_date,
@@ -96,43 +172,77 @@ def serial_history(session: Session, serial: Serial) -> dict[str, Any]:
             Movement.document,
             Movement.caused_by_order_no,
             Location.name,
+            product.with_only_columns(Variant.sku).scalar_subquery(),
+            product.with_only_columns(Item.name).scalar_subquery(),
         )
+        .select_from(st)
         .outerjoin(Movement, Movement.id == st.movement_id)
         .outerjoin(Location, Location.id == Movement.location_id)
-        .where(st.serial_id == serial.id)
+        .where(st.serial_id == bindparam("serial_id"))
         .order_by(st.transaction_date, st.id)
     )
-    found = ctx.rows(session, q)
-    context = ctx.describe(session, {(r.resource_type, r.resource_id) for r in found})
-    steps = []
-    for at, change, reason, active, rtype, rid, user, loc_id, document, order_no, loc in found:
-        info = context.get((rtype, rid), {})
-        steps.append(
-            {
-                "at": at,
-                "event": event_name(reason, change),
-                "quantity_change": change,
-                "reason": reason,
-                "active": active,
-                "resource_type": rtype,
-                "resource_id": rid,
-                "document": document or info.get("document"),
-                "order_no": order_no or info.get("order_no"),
-                "location_id": loc_id,
-                "location": loc,
-                "user": user,
-                **{k: v for k, v in info.items() if k not in ("document", "order_no")},
-            }
-        )
+    return ctx.joined(q, st.resource_type, st.resource_id, len(TIMELINE_KEYS))
+
+
+def serial_history(session: Session, serial: Serial) -> dict[str, Any]:
+    """Every step of one unit, oldest first, with user, document and context: the timeline
+    and its documents in one statement, the unit's inputs in another (about ten statements,
+    one per kind of document, cost more than the SQL itself)."""
+    joined = _timeline()
+    found = ctx.rows(session, joined.query, serial_id=serial.id, variant_id=serial.variant_id)
+    infos = [joined.info(r.resource_type, r) for r in found]
+    other = {
+        (r.resource_type, r.resource_id) for r, i in zip(found, infos, strict=True) if i is None
+    }
+    extra = ctx.describe(session, other) if other else {}
+    steps = [
+        _step(dict(zip(TIMELINE_KEYS, r, strict=False)), info or extra.get((r[4], r[5]), {}))
+        for r, info in zip(found, infos, strict=True)
+    ]
     return {
         "serial": serial,
-        "variant": session.get(Variant, serial.variant_id),
+        "variant": _variant(session, serial, found),
         "steps": steps,
         "made_from": inputs_of(session, serial_ids=[serial.id]),
     }
 
 
-def event_name(reason: str | None, change: int) -> str:
+def _step(r: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "at": r["at"],
+        "event": event_name(r["reason"], r["quantity_change"], r["resource_type"]),
+        "quantity_change": r["quantity_change"],
+        "reason": r["reason"],
+        "active": r["active"],
+        "resource_type": r["resource_type"],
+        "resource_id": r["resource_id"],
+        "document": r["document"] or info.get("document"),
+        "order_no": r["order_no"] or info.get("order_no"),
+        "location_id": r["location_id"],
+        "location": r["location"],
+        "user": r["user"],
+        **{k: v for k, v in info.items() if k not in ("document", "order_no")},
+    }
+
+
+def _variant(session: Session, serial: Serial, found: list[Any]) -> Any:
+    """The unit's product (sku, item name) as read with the timeline; a unit without
+    steps asks once."""
+    if found:
+        sku, name = found[0][11], found[0][12]
+    else:
+        sku, name = ctx.rows(
+            session,
+            select(Variant.sku, Item.name)
+            .join(Item, Item.id == Variant.item_id)
+            .where(Variant.id == serial.variant_id),
+        )[0]
+    return SimpleNamespace(id=serial.variant_id, sku=sku, item=SimpleNamespace(name=name))
+
+
+def event_name(reason: str | None, change: int, resource_type: str | None = None) -> str:
+    if reason == "revert":
+        return f"{REVERTED.get(resource_type or '', 'document')} reverted"
     if change == 0:
         return "reserved" if reason == "hold" else (reason or "linked")
     names = {
@@ -199,45 +309,66 @@ def inputs_of(
     return [dict(zip(keys, r, strict=True)) for r in ctx.rows(session, q)]
 
 
-# --- traces ----------------------------------------------------------------------------
+# --- the reached set -------------------------------------------------------------------
 
 
-def reach(session: Session, start: list[Node], direction: str) -> Any:
-    """Recursive CTE of every node reachable from ``start`` (inclusive), with its level."""
+def _ends(direction: str) -> tuple[Any, Any, Any, Any, Any]:
+    """(here batch, here serial, next batch, next serial, next variant) of genealogy."""
     g = Genealogy.__table__.alias("g")
-    seeds = [
-        select(
-            cast(literal(n.batch_id), g.c.input_batch_id.type).label("batch_id"),
-            cast(literal(n.serial_id), g.c.input_serial_id.type).label("serial_id"),
-            literal(0).label("level"),
-        )
-        for n in start
-    ]
-    seed = seeds[0]
-    if len(seeds) > 1:  # a recursive CTE's anchor must be one SELECT, not a compound one
-        starts = union_all(*seeds).subquery("starts")
-        seed = select(starts.c.batch_id, starts.c.serial_id, starts.c.level)
-    tree = seed.cte(f"tree_{direction}", recursive=True)
+    ins = (g.c.input_batch_id, g.c.input_serial_id)
+    outs = (g.c.output_batch_id, g.c.output_serial_id)
     if direction == "forward":
-        here_b, here_s, next_b, next_s = (
-            g.c.input_batch_id,
-            g.c.input_serial_id,
-            g.c.output_batch_id,
-            g.c.output_serial_id,
+        return (*ins, *outs, g.c.output_variant_id)
+    return (*outs, *ins, g.c.input_variant_id)
+
+
+def _seeds(session: Session, start: list[Node], level: int) -> Any:
+    """The anchor rows: the start nodes that exist, at ``level``, for any number of them
+    (ids as one parameter; a compound SELECT per node is capped at 500 terms on SQLite)."""
+    batches = [n.batch_id for n in start if n.batch_id]
+    serials = [n.serial_id for n in start if n.serial_id]
+    parts = []
+    if batches or not serials:
+        parts.append(
+            select(
+                Batch.id.label("batch_id"),
+                cast(null(), BigInteger).label("serial_id"),
+                Batch.variant_id.label("variant_id"),
+                literal(level).label("level"),
+            ).where(ctx.ids_in(session, Batch.id, batches))
         )
-    else:
-        here_b, here_s, next_b, next_s = (
-            g.c.output_batch_id,
-            g.c.output_serial_id,
-            g.c.input_batch_id,
-            g.c.input_serial_id,
+    if serials:
+        parts.append(
+            select(
+                cast(null(), Integer).label("batch_id"),
+                Serial.id.label("serial_id"),
+                Serial.variant_id.label("variant_id"),
+                literal(level).label("level"),
+            ).where(ctx.ids_in(session, Serial.id, serials))
         )
+    if len(parts) == 1:
+        return parts[0]
+    starts = union_all(*parts).subquery("starts")  # an anchor is one SELECT, not a compound
+    return select(starts.c.batch_id, starts.c.serial_id, starts.c.variant_id, starts.c.level)
+
+
+def reach(session: Session, start: list[Node], direction: str, first_level: int = 0) -> Any:
+    """Recursive CTE of every node reachable from ``start`` (inclusive) within MAX_LEVELS
+    levels, with its product, its nearest level and ``deepest`` (MAX_LEVELS deeper than
+    the start means the walk was cut short: ``reached`` goes on from there). The product
+    comes from genealogy's own columns: counting per product reads no batch/serial rows."""
+    here_b, here_s, next_b, next_s, next_v = _ends(direction)
+    g = here_b.table
+    tree = _seeds(session, start, first_level).cte(f"tree_{direction}", recursive=True)
 
     def step(on: Any) -> Any:
         return (
-            select(next_b, next_s, (tree.c.level + 1).label("level"))
+            select(next_b, next_s, next_v, (tree.c.level + 1).label("level"))
             .select_from(tree.join(g, on))
-            .where(tree.c.level < MAX_LEVELS, or_(next_b.is_not(None), next_s.is_not(None)))
+            .where(
+                tree.c.level < first_level + MAX_LEVELS,
+                or_(next_b.is_not(None), next_s.is_not(None)),
+            )
         )
 
     if session.get_bind().dialect.name == "sqlite":
@@ -247,128 +378,275 @@ def reach(session: Session, start: list[Node], direction: str) -> Any:
     else:
         tree = tree.union(step(or_(here_b == tree.c.batch_id, here_s == tree.c.serial_id)))
     return (
-        select(tree.c.batch_id, tree.c.serial_id, func.min(tree.c.level).label("level")).group_by(
-            tree.c.batch_id, tree.c.serial_id
-        )
+        select(
+            tree.c.batch_id,
+            tree.c.serial_id,
+            func.max(tree.c.variant_id).label("variant_id"),
+            func.min(tree.c.level).label("level"),
+            func.max(tree.c.level).label("deepest"),
+        ).group_by(tree.c.batch_id, tree.c.serial_id)
     ).subquery(f"reached_{direction}")
 
 
-@dataclass
-class Reached:
-    """The nodes one trace reached, id -> level. The recursive CTE runs once; every later
-    query of the trace reads these ids (re-running the CTE in each of them cost 5x)."""
-
-    batches: dict[int, int] = field(default_factory=dict)
-    serials: dict[int, int] = field(default_factory=dict)
-
-
 def reached(session: Session, start: list[Node], direction: str) -> Reached:
-    tree = reach(session, start, direction)
+    """Every node the start reaches, at any depth: one recursive query per MAX_LEVELS
+    levels, each round going on from the nodes first reached at the previous round's last
+    level. Nodes already known are never walked again, so a genealogy cycle ends too."""
     out = Reached()
-    for batch_id, serial_id, level in ctx.rows(
-        session, select(tree.c.batch_id, tree.c.serial_id, tree.c.level)
-    ):
-        if batch_id is not None:
-            out.batches[batch_id] = min(level, out.batches.get(batch_id, level))
-        if serial_id is not None:
-            out.serials[serial_id] = min(level, out.serials.get(serial_id, level))
+    seeds, first = start, 0
+    while seeds:
+        tree = reach(session, seeds, direction, first)
+        last = first + MAX_LEVELS
+        fresh = []
+        for batch_id, serial_id, variant_id, level, deepest in ctx.rows(
+            session, select(tree.c.batch_id, tree.c.serial_id, *list(tree.c)[2:])
+        ):
+            kind, known, key = (
+                ("batches", out.batches, batch_id)
+                if batch_id is not None
+                else ("serials", out.serials, serial_id)
+            )
+            out.capped = out.capped or deepest >= last
+            if key in known:  # met again in a later round: already counted, nearer
+                continue
+            if level == last:
+                fresh.append(Node(batch_id, serial_id))
+            known[key] = level
+            out.per_variant[(variant_id, kind)] += 1
+        seeds, first = fresh, last
     return out
 
 
-def trace(session: Session, start: list[Node], direction: str) -> Trace:
+def _loop_warnings(session: Session, found: Reached) -> list[str]:
+    """When a walk hit the level cap: name the lots/serials on a genealogy cycle, if any
+    (a deep but acyclic genealogy needs no warning: the rounds reach all of it)."""
+    if not found.capped:
+        return []
+    on_loop = _on_cycles(_edges_among(session, found))
+    if not on_loop:
+        return []
+    names = sorted(_names(session, on_loop))
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    return [
+        f"The genealogy loops: {shown} are each among their own inputs. Every lot/serial is "
+        "listed once, at its nearest level; correct the production records that link them."
+    ]
+
+
+def _edges_among(session: Session, found: Reached) -> set[tuple[tuple[str, int], tuple[str, int]]]:
+    g = Genealogy.__table__
+    cols = (g.c.input_batch_id, g.c.input_serial_id, g.c.output_batch_id, g.c.output_serial_id)
+    parts = [
+        select(*cols).where(ctx.ids_in(session, column, ids))
+        for column, ids in (
+            (g.c.output_batch_id, found.batches),
+            (g.c.output_serial_id, found.serials),
+        )
+        if ids
+    ]
+    edges = set()
+    for ib, is_, ob, os_ in ctx.rows(session, _union(parts)):
+        src = ("b", ib) if ib is not None else ("s", is_)
+        if src[1] is not None and src[1] in (found.batches if src[0] == "b" else found.serials):
+            edges.add((src, ("b", ob) if ob is not None else ("s", os_)))
+    return edges
+
+
+def _on_cycles(edges: set[tuple[Any, Any]]) -> set[Any]:
+    """Nodes left after peeling off, again and again, edges from a node nothing leads to
+    or into a node that leads nowhere: the cycles (and paths between them)."""
+    while True:
+        sources, targets = {a for a, _ in edges}, {b for _, b in edges}
+        kept = {(a, b) for a, b in edges if a in targets and b in sources}
+        if kept == edges:
+            return sources
+        edges = kept
+
+
+def _names(session: Session, nodes: set[tuple[str, int]]) -> list[str]:
+    batches = [i for kind, i in nodes if kind == "b"]
+    serials = [i for kind, i in nodes if kind == "s"]
+    q = union_all(
+        select(Batch.batch_number).where(ctx.ids_in(session, Batch.id, batches)),
+        select(Serial.serial_number).where(ctx.ids_in(session, Serial.id, serials)),
+    )
+    return [r[0] for r in ctx.rows(session, q)]
+
+
+# --- traces ----------------------------------------------------------------------------
+
+
+def trace(
+    session: Session,
+    start: list[Node],
+    direction: str,
+    limit: int | None = PAGE_SIZE,
+    page: int = 1,
+) -> Trace:
     """Forward: every product made from ``start`` and every shipment of any of them.
     Backward: everything that went into it, down to receipts (supplier lots).
-    A fixed number of statements however far it reaches (about ten)."""
+    Totals, levels and products cover the whole trace; nodes and events are one page
+    (``limit=None``: all of them). A fixed number of statements however far it reaches."""
     if direction not in ("forward", "backward"):
         raise errors.refuse(
             errors.VALIDATION_FAILED, "direction must be 'forward' or 'backward'.", path="direction"
         )
     found = reached(session, start, direction)
-    result = Trace(direction, start)
-    result.nodes = _describe_nodes(session, found)
-    serials = {n["serial_number_id"]: n for n in result.nodes if n["kind"] == "serial"}
-    result.links = _links(session, found)
-    result.events = (
-        shipments(session, found, serials)
-        if direction == "forward"
-        else origins(session, found, serials)
+    result = Trace(direction, start, limit=limit, page=page, reached=found)
+    result.warnings = _loop_warnings(session, found)
+    result.levels = _levels(found)
+    result.variants = _variants(session, found)
+    keys = _page(_ordered(found), limit, page)
+    result.nodes = _describe_nodes(session, found, keys)
+    result.links = _links(session, found, keys, direction)
+    lines = (
+        shipment_lines(session, found) if direction == "forward" else origin_lines(session, found)
     )
+    result.events, events = _paged_events(session, found, lines, limit, page)
+    result.totals = {
+        "nodes": len(found.batches) + len(found.serials),
+        "batches": len(found.batches),
+        "serials": len(found.serials),
+        **events,
+    }
     return result
 
 
-def _describe_nodes(session: Session, found: Reached) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    if found.batches:
-        out += [
-            {
-                "level": found.batches[r.id],
-                "kind": "batch",
-                "batch_id": r.id,
-                "batch_number": r.batch_number,
-                "variant_id": r.variant_id,
-                "sku": r.sku,
-                "item_name": r.name,
-                "uom": r.uom,
-                "expiration_date": r.expiration_date,
-                "supplier_lot": r.supplier_lot,
-                "hold_reason": r.hold_reason,
-            }
-            for r in ctx.rows(
-                session,
-                select(
-                    Batch.id,
-                    Batch.batch_number,
-                    Batch.variant_id,
-                    Batch.expiration_date,
-                    Batch.supplier_lot,
-                    Batch.hold_reason,
-                    Variant.sku,
-                    Item.name,
-                    Item.uom,
-                )
-                .join(Variant, Variant.id == Batch.variant_id)
-                .join(Item, Item.id == Variant.item_id)
-                .where(ctx.ids_in(session, Batch.id, found.batches)),
-            )
-        ]
-    if found.serials:
-        out += [
-            {
-                "level": found.serials[r.id],
-                "kind": "serial",
-                "serial_number_id": r.id,
-                "serial_number": r.serial_number,
-                "variant_id": r.variant_id,
-                "sku": r.sku,
-                "item_name": r.name,
-                "uom": r.uom,
-                "status": r.status,
-                "location_id": r.location_id,
-                "hold_reason": r.hold_reason,
-            }
-            for r in ctx.rows(
-                session,
-                select(
-                    Serial.id,
-                    Serial.serial_number,
-                    Serial.variant_id,
-                    Serial.status,
-                    Serial.location_id,
-                    Serial.hold_reason,
-                    Variant.sku,
-                    Item.name,
-                    Item.uom,
-                )
-                .join(Variant, Variant.id == Serial.variant_id)
-                .join(Item, Item.id == Variant.item_id)
-                .where(ctx.ids_in(session, Serial.id, found.serials)),
-            )
-        ]
-    # by level; batches before serials within a level; then by id
+def _page(items: list[Any], limit: int | None, page: int) -> list[Any]:
+    return items if limit is None else items[(page - 1) * limit : page * limit]
+
+
+def _ordered(found: Reached) -> list[tuple[int, int, int]]:
+    """(level, 0 batch / 1 serial, id): by level, batches first, then by id."""
     return sorted(
-        out,
-        key=lambda n: (n["level"], n["kind"], n.get("batch_id") or n.get("serial_number_id")),
+        [(level, 0, b) for b, level in found.batches.items()]
+        + [(level, 1, s) for s, level in found.serials.items()]
     )
+
+
+def _levels(found: Reached) -> list[dict[str, Any]]:
+    batches, serials = Counter(found.batches.values()), Counter(found.serials.values())
+    return [
+        {"level": level, "batches": batches[level], "serials": serials[level]}
+        for level in sorted(set(batches) | set(serials))
+    ]
+
+
+def _variants(session: Session, found: Reached) -> list[dict[str, Any]]:
+    """Reached batches and serials per product (counted while reaching), named in one
+    query over the few products."""
+    ids = sorted({v for v, _ in found.per_variant})
+    if not ids:
+        return []
+    names = {
+        v: (sku, name)
+        for v, sku, name in ctx.rows(
+            session,
+            select(Variant.id, Variant.sku, Item.name)
+            .join(Item, Item.id == Variant.item_id)
+            .where(Variant.id.in_(ids)),
+        )
+    }
+    return [
+        {
+            "variant_id": v,
+            "sku": names.get(v, (None, None))[0],
+            "item_name": names.get(v, (None, None))[1],
+            "batches": found.per_variant[(v, "batches")],
+            "serials": found.per_variant[(v, "serials")],
+        }
+        for v in ids
+    ]
+
+
+def _describe_nodes(
+    session: Session, found: Reached, keys: list[tuple[int, int, int]]
+) -> list[dict[str, Any]]:
+    """The listed nodes with their names and products, in ``keys`` order."""
+    out: dict[tuple[int, int], dict[str, Any]] = {}
+    batch_ids = [i for _, kind, i in keys if kind == 0]
+    serial_ids = [i for _, kind, i in keys if kind == 1]
+    if batch_ids:
+        out.update(_describe_batches(session, found, batch_ids))
+    if serial_ids:
+        out.update(_describe_serials(session, found, serial_ids))
+    return [out[(kind, i)] for _, kind, i in keys if (kind, i) in out]
+
+
+def _describe_batches(
+    session: Session, found: Reached, ids: list[int]
+) -> dict[tuple[int, int], dict[str, Any]]:
+    q = (
+        select(
+            Batch.id,
+            Batch.batch_number,
+            Batch.variant_id,
+            Batch.expiration_date,
+            Batch.supplier_lot,
+            Batch.hold_reason,
+            Variant.sku,
+            Item.name,
+            Item.uom,
+        )
+        .join(Variant, Variant.id == Batch.variant_id)
+        .join(Item, Item.id == Variant.item_id)
+        .where(ctx.ids_in(session, Batch.id, ids))
+    )
+    return {
+        (0, i): {
+            "level": found.batches[i],
+            "kind": "batch",
+            "batch_id": i,
+            "batch_number": number,
+            "variant_id": variant_id,
+            "sku": sku,
+            "item_name": name,
+            "uom": uom,
+            "expiration_date": expiry,
+            "supplier_lot": supplier_lot,
+            "hold_reason": hold,
+        }
+        for i, number, variant_id, expiry, supplier_lot, hold, sku, name, uom in ctx.rows(
+            session, q
+        )
+    }
+
+
+def _describe_serials(
+    session: Session, found: Reached, ids: list[int]
+) -> dict[tuple[int, int], dict[str, Any]]:
+    q = (
+        select(
+            Serial.id,
+            Serial.serial_number,
+            Serial.variant_id,
+            Serial.status,
+            Serial.location_id,
+            Serial.hold_reason,
+            Variant.sku,
+            Item.name,
+            Item.uom,
+        )
+        .join(Variant, Variant.id == Serial.variant_id)
+        .join(Item, Item.id == Variant.item_id)
+        .where(ctx.ids_in(session, Serial.id, ids))
+    )
+    return {
+        (1, i): {
+            "level": found.serials[i],
+            "kind": "serial",
+            "serial_number_id": i,
+            "serial_number": number,
+            "variant_id": variant_id,
+            "sku": sku,
+            "item_name": name,
+            "uom": uom,
+            "status": status,
+            "location_id": location_id,
+            "hold_reason": hold,
+        }
+        for i, number, variant_id, status, location_id, hold, sku, name, uom in ctx.rows(session, q)
+    }
 
 
 LINK_COLUMNS = (
@@ -385,22 +663,63 @@ LINK_COLUMNS = (
 )
 
 
-def _links(session: Session, found: Reached) -> list[dict[str, Any]]:
-    """Genealogy edges with a reached node at either end (enough to draw the tree): one
-    indexed query per end and kind of node."""
+def _links(
+    session: Session, found: Reached, keys: list[tuple[int, int, int]], direction: str
+) -> list[dict[str, Any]]:
+    """The genealogy edges by which the listed nodes were reached (from another reached
+    node): enough to draw them. One statement, an index per end."""
     g = Genealogy.__table__
-    cols = [g.c.id, *(g.c[name] for name in LINK_COLUMNS)]
+    forward = direction == "forward"
+    ends = (
+        (g.c.output_batch_id, g.c.output_serial_id)
+        if forward
+        else (g.c.input_batch_id, g.c.input_serial_id)
+    )
+    listed = ([i for _, k, i in keys if k == 0], [i for _, k, i in keys if k == 1])
+    parts = [
+        select(g.c.id, *(g.c[name] for name in LINK_COLUMNS)).where(ctx.ids_in(session, col, ids))
+        for col, ids in zip(ends, listed, strict=True)
+        if ids
+    ]
+    if not parts:
+        return []
+    side = "input" if forward else "output"
     edges: dict[int, dict[str, Any]] = {}
-    for column, ids in (
-        (g.c.output_batch_id, found.batches),
-        (g.c.input_batch_id, found.batches),
-        (g.c.output_serial_id, found.serials),
-        (g.c.input_serial_id, found.serials),
-    ):
-        if ids:
-            for r in ctx.rows(session, select(*cols).where(ctx.ids_in(session, column, ids))):
-                edges.setdefault(r[0], dict(zip(LINK_COLUMNS, r[1:], strict=True)))
+    for r in ctx.rows(session, _union(parts)):
+        link = dict(zip(LINK_COLUMNS, r[1:], strict=True))
+        b, s = link[f"{side}_batch_id"], link[f"{side}_serial_id"]
+        if (b is not None and b in found.batches) or (s is not None and s in found.serials):
+            edges.setdefault(r[0], link)
     return [edges[i] for i in sorted(edges)]
+
+
+# --- shipments and origins, as lines ---------------------------------------------------
+
+LINE_KEYS = (
+    "resource_type",
+    "resource_id",
+    "batch_id",
+    "variant_id",
+    "location_id",
+    "quantity",
+    "date",
+    "document",
+    "order_no",
+    "reason",
+)
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Shipment or origin lines as SQL: one SELECT per kind of node, each giving
+    resource_type, resource_id, batch_id, quantity, reason and ``mid``, the movement that
+    dates and places the line (its product, place, date and document are read for the
+    listed lines only). ``serial_rule`` picks a row's serial transactions and
+    ``serial_net`` the sign of a serial's net change there, to list its serials."""
+
+    parts: list[Any]
+    serial_rule: Any
+    serial_net: int
 
 
 def _delivered(resource_type: Any, resource_id: Any) -> Any:
@@ -414,209 +733,207 @@ def _delivered(resource_type: Any, resource_id: Any) -> Any:
     )
 
 
-def shipments(
-    session: Session, found: Reached, serials: dict[int, dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Net shipped quantity per shipping document row and lot (reverts cancel out)."""
-    out = []
+def _shipping(reason: Any, resource_type: Any, resource_id: Any) -> Any:
+    """A delivery, or a revert of a document row that delivered (it un-ships). Only
+    reverts need the lookup: other reasons never sit on a shipping row."""
+    return or_(
+        reason == "delivery",
+        and_(reason == "revert", _delivered(resource_type, resource_id)),
+    )
+
+
+def shipment_lines(session: Session, found: Reached) -> Lines:
+    """Net shipped quantity per shipping document row and lot (reverts cancel out); for
+    serials per shipping row, counting units whose net change there is out."""
+    st = SerialTransaction
+    shipping = and_(st.quantity_change != 0, _shipping(st.reason, st.resource_type, st.resource_id))
+    parts = []
     if found.batches:
-        b = (
+        m = Movement
+        parts.append(
             select(
-                Movement.resource_type,
-                Movement.resource_id,
-                Movement.batch_id,
-                Movement.variant_id,
-                Movement.location_id,
-                func.sum(Movement.quantity).label("q"),
-                func.max(Movement.movement_date).label("at"),
-                func.max(Movement.document).label("document"),
-                func.max(Movement.caused_by_order_no).label("order_no"),
+                m.resource_type,
+                m.resource_id,
+                m.batch_id,
+                (-func.sum(m.quantity)).label("quantity"),
+                literal("delivery").label("reason"),
+                func.max(m.id).label("mid"),
             )
             .where(
-                ctx.ids_in(session, Movement.batch_id, found.batches),
-                _delivered(Movement.resource_type, Movement.resource_id),
+                ctx.ids_in(session, m.batch_id, found.batches),
+                _shipping(m.reason, m.resource_type, m.resource_id),
             )
-            .group_by(  # batch first: SQLite then reads ix_movements_batch, not the ledger
-                Movement.batch_id,
-                Movement.resource_type,
-                Movement.resource_id,
-                Movement.variant_id,
-                Movement.location_id,
-            )
-            .having(func.sum(Movement.quantity) < 0)
+            .group_by(m.batch_id, m.resource_type, m.resource_id)  # batch first: its index
+            .having(func.sum(m.quantity) < 0)
         )
-        out = [
-            {
-                "resource_type": r.resource_type,
-                "resource_id": r.resource_id,
-                "batch_id": r.batch_id,
-                "variant_id": r.variant_id,
-                "location_id": r.location_id,
-                "quantity": -Decimal(r.q),
-                "date": r.at,
-                "document": r.document,
-                "order_no": r.order_no,
-                "serial_numbers": [],
-            }
-            for r in ctx.rows(session, b)
-        ]
     if found.serials:
-        out += _serial_shipments(session, found, serials)
-    return ctx.enrich(session, out)
-
-
-def _serial_shipments(
-    session: Session, found: Reached, serials: dict[int, dict[str, Any]]
-) -> list[dict[str, Any]]:
-    st = SerialTransaction
-    net = (
-        select(
-            st.resource_type,
-            st.resource_id,
-            st.serial_id,
-            func.sum(st.quantity_change).label("n"),
-            func.max(st.transaction_date).label("at"),
-            func.max(st.movement_id).label("m"),
-        )
-        .where(
-            ctx.ids_in(session, st.serial_id, found.serials),
-            st.quantity_change != 0,
-            # a delivery's own rows need no lookup; other rows (reverts) ask the document
-            or_(st.reason == "delivery", _delivered(st.resource_type, st.resource_id)),
-        )
-        .group_by(st.resource_type, st.resource_id, st.serial_id)
-        .having(func.sum(st.quantity_change) < 0)
-    ).subquery()
-    rows = ctx.rows(
-        session,
-        select(net, Movement.location_id, Movement.document, Movement.caused_by_order_no).join(
-            Movement, Movement.id == net.c.m
-        ),
-    )
-    grouped: dict[tuple[str, int, int], dict[str, Any]] = {}
-
-    def order(r: Any) -> tuple[str, int, str]:
-        return (r[0], r[1], serials[r[2]]["serial_number"])
-
-    for rtype, rid, serial_id, _n, at, _m, location_id, document, order_no in sorted(
-        rows, key=order
-    ):
-        unit = serials[serial_id]
-        key = (rtype, rid, unit["variant_id"])
-        entry = grouped.get(key)
-        if entry is None:  # a new shipping row (rows arrive in document order)
-            entry = grouped[key] = {
-                "resource_type": rtype,
-                "resource_id": rid,
-                "batch_id": None,
-                "variant_id": unit["variant_id"],
-                "location_id": location_id,
-                "quantity": Decimal(0),
-                "date": at,
-                "document": document,
-                "order_no": order_no,
-                "serial_numbers": [],
-            }
-        entry["quantity"] += 1
-        entry["serial_numbers"].append(unit["serial_number"])
-    return list(grouped.values())
-
-
-def origins(
-    session: Session, found: Reached, serials: dict[int, dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Where reached lots/serials entered stock from outside: receipts and adjustments."""
-    out = _batch_origins(session, found) if found.batches else []
-    st = SerialTransaction
-    rows = (
-        ctx.rows(
-            session,
+        net = (
             select(
-                st.id,
-                st.serial_id,
-                st.resource_type,
-                st.resource_id,
-                st.reason,
-                st.transaction_date,
-                Movement.location_id,
-                Movement.document,
+                st.resource_type.label("rt"),
+                st.resource_id.label("ri"),
+                func.max(st.movement_id).label("mid"),
             )
-            .outerjoin(Movement, Movement.id == st.movement_id)
-            .where(
-                ctx.ids_in(session, st.serial_id, found.serials),
-                st.quantity_change == 1,
-                st.reason.in_(ORIGIN_REASONS),
-                st.is_active.is_(True),
-            ),
-        )
-        if found.serials
-        else []
-    )
-    grouped: dict[tuple[str, int], dict[str, Any]] = {}
-    for r in sorted(rows, key=lambda r: r.id):
-        unit = serials[r.serial_id]
-        entry = grouped.setdefault(
-            (r.resource_type, r.resource_id),
-            {
-                "resource_type": r.resource_type,
-                "resource_id": r.resource_id,
-                "batch_id": None,
-                "variant_id": unit["variant_id"],
-                "location_id": r.location_id,
-                "reason": r.reason,
-                "quantity": Decimal(0),
-                "date": r.transaction_date,
-                "document": r.document,
-                "serial_numbers": [],
-            },
-        )
-        entry["quantity"] += 1
-        entry["serial_numbers"].append(unit["serial_number"])
-    return ctx.enrich(session, out + list(grouped.values()))
+            .where(ctx.ids_in(session, st.serial_id, found.serials), shipping)
+            .group_by(st.resource_type, st.resource_id, st.serial_id)
+            .having(func.sum(st.quantity_change) < 0)
+        ).subquery("net")
+        parts.append(_serial_lines(net, literal("delivery"), func.max(net.c.mid)))
+    return Lines(parts, shipping, -1)
 
 
-def _batch_origins(session: Session, found: Reached) -> list[dict[str, Any]]:
-    b = (
+def _serial_lines(net: Any, reason: Any, mid: Any) -> Any:
+    """Per document row: the units (one ``net`` row per serial) and the row's movement."""
+    return select(
+        net.c.rt.label("resource_type"),
+        net.c.ri.label("resource_id"),
+        cast(null(), Integer).label("batch_id"),
+        func.count().label("quantity"),
+        reason.label("reason"),
+        mid.label("mid"),
+    ).group_by(net.c.rt, net.c.ri)
+
+
+def origin_lines(session: Session, found: Reached) -> Lines:
+    """Where reached lots/serials entered stock from outside: receipts, adjustments and
+    imports, net of their reverts, per document row and lot (serials: per row)."""
+    st = SerialTransaction
+    origin = and_(
+        st.quantity_change == 1, st.reason.in_(ORIGIN_REASONS), st.is_active.is_(True)
+    )  # a revert deactivates the serials it took back
+    parts = []
+    if found.batches:
+        parts.append(_batch_origin_lines(session, found))
+    if found.serials:
+        net = (
+            select(
+                st.resource_type.label("rt"),
+                st.resource_id.label("ri"),
+                func.min(st.movement_id).label("mid"),
+            )
+            .where(ctx.ids_in(session, st.serial_id, found.serials), origin)
+            .group_by(st.resource_type, st.resource_id, st.serial_id)
+        ).subquery("net")
+        parts.append(_serial_lines(net, cast(null(), String), func.min(net.c.mid)))
+    return Lines(parts, origin, 1)
+
+
+def _batch_origin_lines(session: Session, found: Reached) -> Any:
+    """A reverted receipt nets out with its revert (same document row), as shipments do;
+    the line is dated and named by its first origin movement, never by the revert."""
+    m = Movement
+    first = func.min(case((m.reason != "revert", m.id)))
+    return (
         select(
-            Movement.resource_type,
-            Movement.resource_id,
-            Movement.batch_id,
-            Movement.variant_id,
-            Movement.location_id,
-            Movement.reason,
-            func.sum(Movement.quantity).label("q"),
-            func.min(Movement.movement_date).label("at"),
-            func.max(Movement.document).label("document"),
+            m.resource_type,
+            m.resource_id,
+            m.batch_id,
+            func.sum(m.quantity).label("quantity"),
+            cast(null(), String).label("reason"),
+            first.label("mid"),
         )
         .where(
-            ctx.ids_in(session, Movement.batch_id, found.batches),
-            Movement.reason.in_(ORIGIN_REASONS),
-            Movement.quantity > 0,
+            ctx.ids_in(session, m.batch_id, found.batches),
+            m.reason.in_((*ORIGIN_REASONS, "revert")),
         )
-        .group_by(  # batch first: served by ix_movements_batch
-            Movement.batch_id,
-            Movement.resource_type,
-            Movement.resource_id,
-            Movement.variant_id,
-            Movement.location_id,
-            Movement.reason,
-        )
+        .group_by(m.batch_id, m.resource_type, m.resource_id)  # batch first: its index
+        .having(func.sum(m.quantity) > 0, first.is_not(None))
     )
-    return [
-        {
-            "resource_type": r.resource_type,
-            "resource_id": r.resource_id,
-            "batch_id": r.batch_id,
-            "variant_id": r.variant_id,
-            "location_id": r.location_id,
-            "reason": r.reason,
-            "quantity": Decimal(r.q),
-            "date": r.at,
-            "document": r.document,
-            "serial_numbers": [],
-        }
-        for r in ctx.rows(session, b)
-    ]
+
+
+def _paged_events(
+    session: Session, found: Reached, lines: Lines, limit: int | None, page: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One page of lines (all with ``limit=None``) in ledger order, with the count and
+    quantity of all lines from window functions in the same statement. Sorting needs
+    only the movement ids, so the movements' details are read for the page alone."""
+    if not lines.parts:
+        return [], _totals([])
+    every = _union(lines.parts).subquery("lines")
+    ordered = select(
+        every,
+        func.count().over().label("total"),
+        func.sum(every.c.quantity).over().label("total_q"),
+    ).order_by(every.c.mid, every.c.batch_id)
+    if limit is not None:
+        ordered = ordered.limit(limit).offset((page - 1) * limit)
+    rows = ctx.rows(session, _line_details(ordered.subquery("page")))
+    if not rows and page > 1:  # past the end: the totals still tell how many there are
+        return [], _totals(ctx.rows(session, _line_details(ordered.limit(1).offset(0).subquery())))
+    events = [_event(r) for r in rows]
+    _attach_serials(session, found, lines, events)
+    return ctx.enrich(session, events), _totals(rows)
+
+
+def _line_details(page: Any) -> Any:
+    mv = aliased(Movement)
+    return (
+        select(
+            page.c.resource_type,
+            page.c.resource_id,
+            page.c.batch_id,
+            mv.variant_id,
+            mv.location_id,
+            page.c.quantity,
+            mv.movement_date,
+            mv.document,
+            mv.caused_by_order_no,
+            func.coalesce(page.c.reason, mv.reason),
+            page.c.total,
+            page.c.total_q,
+        )
+        .join(mv, mv.id == page.c.mid)
+        .order_by(page.c.mid, page.c.batch_id)
+    )
+
+
+def _union(parts: Sequence[Any]) -> Any:
+    """One SELECT as it is, several as UNION ALL."""
+    selects: list[Select[Any]] = list(parts)
+    return selects[0] if len(selects) == 1 else union_all(*selects)
+
+
+def _totals(rows: list[Any]) -> dict[str, Any]:
+    if not rows:
+        return {"events": 0, "quantity": Decimal(0)}
+    return {"events": int(rows[0].total), "quantity": Decimal(rows[0].total_q or 0)}
+
+
+def _event(r: Any) -> dict[str, Any]:
+    e = dict(zip(LINE_KEYS, r, strict=False))
+    e["quantity"] = Decimal(e["quantity"])
+    e["serial_numbers"] = []
+    return e
+
+
+def _attach_serials(
+    session: Session, found: Reached, lines: Lines, events: list[dict[str, Any]]
+) -> None:
+    """The serial numbers of the listed serial lines: each row's serial transactions by
+    ``ix_serial_transactions_resource``, netted per serial, kept if the trace reached it."""
+    by_row = {(e["resource_type"], e["resource_id"]): e for e in events if e["batch_id"] is None}
+    if not by_row:
+        return
+    st = SerialTransaction
+    types: dict[str, list[int]] = {}
+    for rtype, rid in by_row:
+        types.setdefault(rtype, []).append(rid)
+    net = func.sum(st.quantity_change)
+    q = _union(
+        [
+            select(st.resource_type, st.resource_id, st.serial_id, Serial.serial_number)
+            .join(Serial, Serial.id == st.serial_id)
+            .where(st.resource_type == rtype, ctx.ids_in(session, st.resource_id, ids))
+            .where(lines.serial_rule)
+            .group_by(st.resource_type, st.resource_id, st.serial_id, Serial.serial_number)
+            .having(net < 0 if lines.serial_net < 0 else net > 0)
+            for rtype, ids in sorted(types.items())
+        ]
+    )
+    for rtype, rid, serial_id, number in ctx.rows(session, q):
+        if serial_id in found.serials:
+            by_row[(rtype, rid)]["serial_numbers"].append(number)
+    for e in by_row.values():
+        e["serial_numbers"].sort()
 
 
 def start_nodes(

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import Field
 
 from tracelot.api import out
-from tracelot.api.deps import Db, allow_filters
+from tracelot.api.deps import Db, Page, Paging, allow_filters
 from tracelot.api.schemas import In
 from tracelot.api.serialize import clean, dec, iso, parse_datetime
 from tracelot.db.models import Serial
@@ -91,20 +93,44 @@ def history(serial_id: int, db: Db) -> dict[str, Any]:
 @router.get("/trace", dependencies=[allow_filters("batch_id", "serial_number_id", "direction")])
 def trace(
     db: Db,
+    response: Response,
+    paging: Paging,
     direction: Literal["forward", "backward"] = "forward",
     batch_id: Annotated[list[int] | None, Query()] = None,
     serial_number_id: Annotated[list[int] | None, Query()] = None,
 ) -> dict[str, Any]:
-    """Every product made from (forward) or every input of (backward) the named lots/units."""
+    """Every product made from (forward) or every input of (backward) the named lots/units:
+    ``totals``, ``levels`` and ``variants`` over the whole trace, ``nodes`` and the
+    shipments/origins one page each (``limit``/``page``; X-Pagination counts the longer)."""
     start = tracing.start_nodes(db, batch_id or [], serial_number_id or [])
-    t = tracing.trace(db, start, direction)
+    t = tracing.trace(db, start, direction, limit=paging.limit, page=paging.page)
+    _pagination(response, paging, max(t.totals["nodes"], t.totals["events"]))
     key = "shipments" if direction == "forward" else "origins"
     return clean(
         {
             "direction": direction,
+            "totals": _plain(t.totals),
+            "levels": t.levels,
+            "variants": t.variants,
+            "warnings": t.warnings,
             "nodes": [_plain(n) for n in t.nodes],
             "links": [_plain(lk) for lk in t.links],
             key: [_plain(e) for e in t.events],
+        }
+    )
+
+
+def _pagination(response: Response, paging: Page, total: int) -> None:
+    """Katana's X-Pagination header, as ``deps.paginate`` sets it for lists."""
+    pages = max(1, math.ceil(total / paging.limit))
+    response.headers["X-Pagination"] = json.dumps(
+        {
+            "total_records": str(total),
+            "total_pages": str(pages),
+            "offset": str((paging.page - 1) * paging.limit),
+            "page": str(paging.page),
+            "first_page": str(paging.page == 1).lower(),
+            "last_page": str(paging.page >= pages).lower(),
         }
     )
 
@@ -120,20 +146,22 @@ def recall_report(
     serial_number_id: Annotated[list[int] | None, Query()] = None,
     format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Any:
-    """Affected customers, orders, lots, stock on hand and mass balance; JSON, CSV or XLSX."""
+    """Affected customers, orders, lots, stock on hand and mass balance; JSON, CSV or XLSX.
+    The whole report, however large: JSON is encoded once (no per-value model encoding),
+    CSV is written while it streams (its rows are read before the transaction ends)."""
     r = recall.report(db, batch_id or [], serial_number_id or [])
     if format == "json":
-        return _deep(r)
-    content = recall.render(db, r, format)
-    media = (
-        "text/csv"
-        if format == "csv"
-        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
+        return Response(json.dumps(_deep(r)), media_type="application/json")
+    disposition = {"Content-Disposition": f'attachment; filename="recall.{format}"'}
+    if format == "csv":
+        sheets = recall.tables(db, r)
+        return StreamingResponse(
+            recall.csv_chunks(sheets), media_type="text/csv", headers=disposition
+        )
     return Response(
-        content,
-        media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="recall.{format}"'},
+        recall.render(db, r, format),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers=disposition,
     )
 
 
