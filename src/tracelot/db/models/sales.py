@@ -25,7 +25,7 @@ class SalesOrder(Timestamps, Base):
         Index("ix_sales_orders_status", "status", "id"),
         # Live orders (deleted_at IS NULL), newest first: the list's page and its COUNT
         # (X-Pagination) read this index instead of the table.
-        Index("ix_sales_orders_live", "deleted_at", "id"),
+        Index("ix_sales_orders_live", "deleted_at"),  # SQLite appends the id (rowid)
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     order_no: Mapped[str] = mapped_column(String(64), index=True)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 13:44:32.294723
+Create Date: 2026-12-02 13:58:50.506119
 """
 
 from collections.abc import Sequence
@@ -257,7 +257,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_sales_orders_ecommerce_order_id"), ["ecommerce_order_id"], unique=False
         )
-        batch_op.create_index("ix_sales_orders_live", ["deleted_at", "id"], unique=False)
+        batch_op.create_index("ix_sales_orders_live", ["deleted_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_sales_orders_order_no"), ["order_no"], unique=False)
         batch_op.create_index("ix_sales_orders_status", ["status", "id"], unique=False)
         batch_op.create_index("ix_sales_orders_tracing", ["tracing_status", "id"], unique=False)
