@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +27,7 @@ from tracelot.services.tracing_context import rows as fetch
 INFLOW = {"receipt", "production", "import"}
 ON_HAND = ("in_stock", "reserved")
 ZERO = Decimal(0)
+ZERO_DATE = datetime.min
 
 
 def report(
@@ -33,29 +35,30 @@ def report(
     batch_ids: Sequence[int] = (),
     serial_ids: Sequence[int] = (),
 ) -> dict[str, Any]:  # type: ignore[assignment]
-    """The whole forward trace (``limit=None``): every shipment line and reached node,
-    grouped in SQL; customers are summed per line, never per unit."""
+    """The whole forward trace: every reached node and every shipment line (grouped in
+    SQL, never per unit), customers summed per line; no genealogy links (the trace
+    picture's, not the report's)."""
     started = time.perf_counter()
     start = tracing.start_nodes(session, list(batch_ids), list(serial_ids))
-    t = tracing.trace(session, start, "forward", limit=None)
-    found = t.reached
+    found = tracing.reached(session, start, "forward")
+    products = tracing.variants(session, found)
+    shipments, _ = tracing.lines_page(session, found, "forward", limit=None)
+    shipments.sort(key=lambda e: (e.get("customer") or "", e["date"] or ZERO_DATE))
     reached_b, reached_s = list(found.batches), list(found.serials)
-    shipments = sorted(
-        t.events, key=lambda e: (str(e.get("customer") or ""), str(e.get("date") or ""))
-    )
     out: dict[str, Any] = {
         "generated_at": utcnow(),
         "batch_ids": list(batch_ids),
         "serial_number_ids": list(serial_ids),
-        "affected": t.nodes,
+        "affected": tracing.describe_nodes(session, found, tracing.ordered(found), products),
         "customers": _customers(shipments),
         "shipments": shipments,
         "on_hand": _on_hand(session, reached_b, reached_s),
         "mass_balance": _balance_batches(session, reached_b) + _balance_serials(session, reached_s),
         "nothing_shipped": not shipments,
     }
+    warnings = tracing.loop_warnings(session, found)
     out["balanced"] = all(b["balanced"] for b in out["mass_balance"])
-    out["warnings"] = t.warnings + [w for b in out["mass_balance"] if (w := _imbalance(b))]
+    out["warnings"] = warnings + [w for b in out["mass_balance"] if (w := _imbalance(b))]
     out["summary"] = _summary(out)
     out["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return out

@@ -149,17 +149,17 @@ TIMELINE_KEYS = (
 
 
 @functools.cache
-def _timeline() -> ctx.Joined:
-    """One statement: the unit's steps (``ix_serial_transactions_serial``), each joined to
-    its movement, place and document context by primary keys, plus the product's name.
-    Built once with bound parameters: building it (aliases, joins) cost ten times the SQL."""
+def _timeline() -> Any:
+    """The unit's steps (``ix_serial_transactions_serial``), each with its movement's place
+    and document by primary key, plus the product's name. Built once with bound
+    parameters: building the statement cost more than running it."""
     st = SerialTransaction
     product = (
         select(Variant.sku, Item.name)
         .join(Item, Item.id == Variant.item_id)
         .where(Variant.id == bindparam("variant_id"))
     )
-    q = (
+    return (
         select(
             st.transaction_date,
             st.quantity_change,
@@ -181,23 +181,17 @@ def _timeline() -> ctx.Joined:
         .where(st.serial_id == bindparam("serial_id"))
         .order_by(st.transaction_date, st.id)
     )
-    return ctx.joined(q, st.resource_type, st.resource_id, len(TIMELINE_KEYS))
 
 
 def serial_history(session: Session, serial: Serial) -> dict[str, Any]:
-    """Every step of one unit, oldest first, with user, document and context: the timeline
-    and its documents in one statement, the unit's inputs in another (about ten statements,
-    one per kind of document, cost more than the SQL itself)."""
-    joined = _timeline()
-    found = ctx.rows(session, joined.query, serial_id=serial.id, variant_id=serial.variant_id)
-    infos = [joined.info(r.resource_type, r) for r in found]
-    other = {
-        (r.resource_type, r.resource_id) for r, i in zip(found, infos, strict=True) if i is None
-    }
-    extra = ctx.describe(session, other) if other else {}
+    """Every step of one unit, oldest first, with user, document and context: the timeline,
+    its documents (one statement for every kind) and the unit's inputs; with the lookup,
+    four statements (one per kind of document and its customers made it ten)."""
+    found = ctx.rows(session, _timeline(), serial_id=serial.id, variant_id=serial.variant_id)
+    context = ctx.describe(session, {(r.resource_type, r.resource_id) for r in found})
     steps = [
-        _step(dict(zip(TIMELINE_KEYS, r, strict=False)), info or extra.get((r[4], r[5]), {}))
-        for r, info in zip(found, infos, strict=True)
+        _step(dict(zip(TIMELINE_KEYS, r, strict=True)), context.get((r[4], r[5]), {}))
+        for r in found
     ]
     return {
         "serial": serial,
@@ -417,7 +411,7 @@ def reached(session: Session, start: list[Node], direction: str) -> Reached:
     return out
 
 
-def _loop_warnings(session: Session, found: Reached) -> list[str]:
+def loop_warnings(session: Session, found: Reached) -> list[str]:
     """When a walk hit the level cap: name the lots/serials on a genealogy cycle, if any
     (a deep but acyclic genealogy needs no warning: the rounds reach all of it)."""
     if not found.capped:
@@ -493,16 +487,13 @@ def trace(
         )
     found = reached(session, start, direction)
     result = Trace(direction, start, limit=limit, page=page, reached=found)
-    result.warnings = _loop_warnings(session, found)
+    result.warnings = loop_warnings(session, found)
     result.levels = _levels(found)
-    result.variants = _variants(session, found)
-    keys = _page(_ordered(found), limit, page)
-    result.nodes = _describe_nodes(session, found, keys)
+    result.variants = variants(session, found)
+    keys = _page(ordered(found), limit, page)
+    result.nodes = describe_nodes(session, found, keys, result.variants)
     result.links = _links(session, found, keys, direction)
-    lines = (
-        shipment_lines(session, found) if direction == "forward" else origin_lines(session, found)
-    )
-    result.events, events = _paged_events(session, found, lines, limit, page)
+    result.events, events = lines_page(session, found, direction, limit, page)
     result.totals = {
         "nodes": len(found.batches) + len(found.serials),
         "batches": len(found.batches),
@@ -516,7 +507,7 @@ def _page(items: list[Any], limit: int | None, page: int) -> list[Any]:
     return items if limit is None else items[(page - 1) * limit : page * limit]
 
 
-def _ordered(found: Reached) -> list[tuple[int, int, int]]:
+def ordered(found: Reached) -> list[tuple[int, int, int]]:
     """(level, 0 batch / 1 serial, id): by level, batches first, then by id."""
     return sorted(
         [(level, 0, b) for b, level in found.batches.items()]
@@ -532,26 +523,24 @@ def _levels(found: Reached) -> list[dict[str, Any]]:
     ]
 
 
-def _variants(session: Session, found: Reached) -> list[dict[str, Any]]:
+def variants(session: Session, found: Reached) -> list[dict[str, Any]]:
     """Reached batches and serials per product (counted while reaching), named in one
-    query over the few products."""
+    query over the few products; the nodes take their product names from here."""
     ids = sorted({v for v, _ in found.per_variant})
     if not ids:
         return []
-    names = {
-        v: (sku, name)
-        for v, sku, name in ctx.rows(
-            session,
-            select(Variant.id, Variant.sku, Item.name)
-            .join(Item, Item.id == Variant.item_id)
-            .where(Variant.id.in_(ids)),
-        )
-    }
+    q = (
+        select(Variant.id, Variant.sku, Item.name, Item.uom)
+        .join(Item, Item.id == Variant.item_id)
+        .where(Variant.id.in_(ids))
+    )
+    names = {v: (sku, name, uom) for v, sku, name, uom in ctx.rows(session, q)}
     return [
         {
             "variant_id": v,
-            "sku": names.get(v, (None, None))[0],
-            "item_name": names.get(v, (None, None))[1],
+            "sku": names.get(v, (None,) * 3)[0],
+            "item_name": names.get(v, (None,) * 3)[1],
+            "uom": names.get(v, (None,) * 3)[2],
             "batches": found.per_variant[(v, "batches")],
             "serials": found.per_variant[(v, "serials")],
         }
@@ -559,93 +548,85 @@ def _variants(session: Session, found: Reached) -> list[dict[str, Any]]:
     ]
 
 
-def _describe_nodes(
-    session: Session, found: Reached, keys: list[tuple[int, int, int]]
+def describe_nodes(
+    session: Session,
+    found: Reached,
+    keys: list[tuple[int, int, int]],
+    products: list[dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    """The listed nodes with their names and products, in ``keys`` order."""
+    """The listed nodes (``keys`` from ``ordered``) with their names, in that order; the
+    product names come from ``variants`` (a join per node doubled the cost of 100,000)."""
+    names = {p["variant_id"]: (p["sku"], p["item_name"], p["uom"]) for p in products}
     out: dict[tuple[int, int], dict[str, Any]] = {}
     batch_ids = [i for _, kind, i in keys if kind == 0]
     serial_ids = [i for _, kind, i in keys if kind == 1]
     if batch_ids:
-        out.update(_describe_batches(session, found, batch_ids))
+        out.update(_describe_batches(session, found, batch_ids, names))
     if serial_ids:
-        out.update(_describe_serials(session, found, serial_ids))
+        out.update(_describe_serials(session, found, serial_ids, names))
     return [out[(kind, i)] for _, kind, i in keys if (kind, i) in out]
 
 
+Names = dict[int, tuple[Any, Any, Any]]
+
+
 def _describe_batches(
-    session: Session, found: Reached, ids: list[int]
+    session: Session, found: Reached, ids: list[int], names: Names
 ) -> dict[tuple[int, int], dict[str, Any]]:
-    q = (
-        select(
-            Batch.id,
-            Batch.batch_number,
-            Batch.variant_id,
-            Batch.expiration_date,
-            Batch.supplier_lot,
-            Batch.hold_reason,
-            Variant.sku,
-            Item.name,
-            Item.uom,
-        )
-        .join(Variant, Variant.id == Batch.variant_id)
-        .join(Item, Item.id == Variant.item_id)
-        .where(ctx.ids_in(session, Batch.id, ids))
-    )
+    q = select(
+        Batch.id,
+        Batch.batch_number,
+        Batch.variant_id,
+        Batch.expiration_date,
+        Batch.supplier_lot,
+        Batch.hold_reason,
+    ).where(ctx.ids_in(session, Batch.id, ids))
+    none = (None, None, None)
     return {
         (0, i): {
             "level": found.batches[i],
             "kind": "batch",
             "batch_id": i,
             "batch_number": number,
-            "variant_id": variant_id,
-            "sku": sku,
-            "item_name": name,
-            "uom": uom,
+            "variant_id": v,
+            "sku": names.get(v, none)[0],
+            "item_name": names.get(v, none)[1],
+            "uom": names.get(v, none)[2],
             "expiration_date": expiry,
             "supplier_lot": supplier_lot,
             "hold_reason": hold,
         }
-        for i, number, variant_id, expiry, supplier_lot, hold, sku, name, uom in ctx.rows(
-            session, q
-        )
+        for i, number, v, expiry, supplier_lot, hold in ctx.rows(session, q)
     }
 
 
 def _describe_serials(
-    session: Session, found: Reached, ids: list[int]
+    session: Session, found: Reached, ids: list[int], names: Names
 ) -> dict[tuple[int, int], dict[str, Any]]:
-    q = (
-        select(
-            Serial.id,
-            Serial.serial_number,
-            Serial.variant_id,
-            Serial.status,
-            Serial.location_id,
-            Serial.hold_reason,
-            Variant.sku,
-            Item.name,
-            Item.uom,
-        )
-        .join(Variant, Variant.id == Serial.variant_id)
-        .join(Item, Item.id == Variant.item_id)
-        .where(ctx.ids_in(session, Serial.id, ids))
-    )
+    q = select(
+        Serial.id,
+        Serial.serial_number,
+        Serial.variant_id,
+        Serial.status,
+        Serial.location_id,
+        Serial.hold_reason,
+    ).where(ctx.ids_in(session, Serial.id, ids))
+    none = (None, None, None)
     return {
         (1, i): {
             "level": found.serials[i],
             "kind": "serial",
             "serial_number_id": i,
             "serial_number": number,
-            "variant_id": variant_id,
-            "sku": sku,
-            "item_name": name,
-            "uom": uom,
+            "variant_id": v,
+            "sku": names.get(v, none)[0],
+            "item_name": names.get(v, none)[1],
+            "uom": names.get(v, none)[2],
             "status": status,
             "location_id": location_id,
             "hold_reason": hold,
         }
-        for i, number, variant_id, status, location_id, hold, sku, name, uom in ctx.rows(session, q)
+        for i, number, v, status, location_id, hold in ctx.rows(session, q)
     }
 
 
@@ -694,19 +675,6 @@ def _links(
 
 
 # --- shipments and origins, as lines ---------------------------------------------------
-
-LINE_KEYS = (
-    "resource_type",
-    "resource_id",
-    "batch_id",
-    "variant_id",
-    "location_id",
-    "quantity",
-    "date",
-    "document",
-    "order_no",
-    "reason",
-)
 
 
 @dataclass(frozen=True)
@@ -840,12 +808,16 @@ def _batch_origin_lines(session: Session, found: Reached) -> Any:
     )
 
 
-def _paged_events(
-    session: Session, found: Reached, lines: Lines, limit: int | None, page: int
+def lines_page(
+    session: Session, found: Reached, direction: str, limit: int | None = None, page: int = 1
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """One page of lines (all with ``limit=None``) in ledger order, with the count and
-    quantity of all lines from window functions in the same statement. Sorting needs
-    only the movement ids, so the movements' details are read for the page alone."""
+    """One page of shipment (forward) or origin (backward) lines, all with ``limit=None``,
+    in ledger order, with the count and quantity of all lines from window functions in
+    the same statement. Sorting needs only the movement ids, so the movements' details
+    are read for the page alone."""
+    lines = (
+        shipment_lines(session, found) if direction == "forward" else origin_lines(session, found)
+    )
     if not lines.parts:
         return [], _totals([])
     every = _union(lines.parts).subquery("lines")
@@ -899,10 +871,20 @@ def _totals(rows: list[Any]) -> dict[str, Any]:
 
 
 def _event(r: Any) -> dict[str, Any]:
-    e = dict(zip(LINE_KEYS, r, strict=False))
-    e["quantity"] = Decimal(e["quantity"])
-    e["serial_numbers"] = []
-    return e
+    rtype, rid, batch_id, variant_id, location_id, q, at, document, order_no, reason = r[:10]
+    return {
+        "resource_type": rtype,
+        "resource_id": rid,
+        "batch_id": batch_id,
+        "variant_id": variant_id,
+        "location_id": location_id,
+        "quantity": q if isinstance(q, Decimal) else Decimal(q),
+        "date": at,
+        "document": document,
+        "order_no": order_no,
+        "reason": reason,
+        "serial_numbers": [],
+    }
 
 
 def _attach_serials(

@@ -61,13 +61,7 @@ def order_count(q: str, status: str, tracing: str, channel: str) -> AnySelect:
 
 
 def _filtered(query: AnySelect, q: str, status: str, tracing: str, channel: str) -> AnySelect:
-    live = SalesOrder.deleted_at.is_(None)
-    if channel and channel != "local":
-        # The channel's order ids are probed by primary key, newest first, stopping at the
-        # page; through ix_sales_orders_live (deleted_at, id) SQLite would fetch every order
-        # of the channel and sort them. COALESCE(x, x) is x, but no index serves it.
-        live = func.coalesce(SalesOrder.deleted_at, SalesOrder.deleted_at).is_(None)
-    query = query.where(live)
+    query = query.where(SalesOrder.deleted_at.is_(None))
     if q.strip():
         query = query.where(search(q.strip()))
     if status:
