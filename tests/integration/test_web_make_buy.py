@@ -379,3 +379,31 @@ def test_make_and_buy_lists_page_on_the_server(web: TestClient, sessions) -> Non
     first, second = web.get("/make"), web.get("/make?page=2")
     assert "1–50 of 55" in first.text and "51–55 of 55" in second.text
     assert first.text.count('href="/make/') == 50
+
+
+def test_an_mo_blocked_for_a_material_reads_not_started_once_stock_arrives_by_adjustment(
+    web: TestClient,
+    sessions,  # type: ignore[no-untyped-def]
+) -> None:
+    """A stock adjustment does not rewrite stored MO statuses: the Make list, its status
+    filter and the MO page read the status as of now, as the API does."""
+    w = World(sessions).setup()
+    ids = _plant(w)
+    mo_id = _create_mo(web, w, qty=10)  # needs 20 resin and 10 boards: 10 and 4 on hand
+    link = f'href="/make/{mo_id}"'
+    assert link in web.get("/make", params={"status": "BLOCKED"}).text
+    assert "blocked" in web.get(f"/make/{mo_id}").text
+    w.adjust(
+        [
+            {
+                "variant_id": ids["resin"],
+                "quantity": 10,
+                "batch_transactions": [{"batch_number": "MORE", "quantity": 10}],
+            },
+            {"variant_id": ids["board"], "quantity": 6, "serial_numbers": ["B-5..B-10"]},
+        ]
+    )
+    assert link not in web.get("/make", params={"status": "BLOCKED"}).text
+    assert link in web.get("/make", params={"status": "NOT_STARTED"}).text
+    page = web.get(f"/make/{mo_id}").text
+    assert re.search(r'id="mo-status">not started<', page), page[:2000]

@@ -42,7 +42,7 @@ def mo_list(q: str, status: str) -> AnySelect:
         select(
             ManufacturingOrder.id,
             ManufacturingOrder.order_no,
-            ManufacturingOrder.status,
+            manufacturing.status_column().label("status"),  # as of now, as the API reads it
             ManufacturingOrder.planned_quantity,
             ManufacturingOrder.completed_quantity,
             ManufacturingOrder.production_deadline_date,
@@ -70,7 +70,7 @@ def mo_list(q: str, status: str) -> AnySelect:
             )
         )
     if status:
-        query = query.where(ManufacturingOrder.status == status)
+        query = query.where(manufacturing.status_column() == status)
     return query
 
 
@@ -78,6 +78,7 @@ def mo_header(session: Session, mo_id: int) -> Any:
     return session.execute(
         select(
             ManufacturingOrder,
+            manufacturing.status_column().label("status"),
             Variant.sku,
             Item.id.label("item_id"),
             Item.name.label("item"),
