@@ -9,8 +9,10 @@ document they revert (a reverted delivery un-ships).
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -38,6 +40,28 @@ def report(
     """The whole forward trace: every reached node and every shipment line (grouped in
     SQL, never per unit), customers summed per line; no genealogy links (the trace
     picture's, not the report's)."""
+    with _no_cycle_collection():
+        return _report(session, batch_ids, serial_ids)
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """The cyclic garbage collector paused while a report is built: it walked the
+    hundreds of thousands of fresh (acyclic) dicts of a large recall again and again,
+    a fifth of its time. Reference counting still frees everything; the pause ends with
+    the report, also on error."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _report(
+    session: Session, batch_ids: Sequence[int], serial_ids: Sequence[int]
+) -> dict[str, Any]:
     started = time.perf_counter()
     start = tracing.start_nodes(session, list(batch_ids), list(serial_ids))
     found = tracing.reached(session, start, "forward")
@@ -100,12 +124,14 @@ def _summary(r: dict[str, Any]) -> str:
 
 
 def _customers(shipments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Affected customers with their units and orders, summed over the shipment lines."""
     out: dict[Any, dict[str, Any]] = {}
+    orders: dict[Any, dict[Any, None]] = {}
     for e in shipments:
         key = e.get("customer_id") or e.get("customer") or e.get("order_no") or e["document"]
-        c = out.setdefault(
-            key,
-            {
+        c = out.get(key)
+        if c is None:
+            c = out[key] = {
                 "customer_id": e.get("customer_id"),
                 "customer": e.get("customer"),
                 "email": e.get("customer_email"),
@@ -113,11 +139,12 @@ def _customers(shipments: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "ship_to": e.get("ship_to"),
                 "orders": [],
                 "quantity": ZERO,
-            },
-        )
+            }
+            orders[key] = {}
         c["quantity"] += e["quantity"]
-        if e.get("order_no") not in c["orders"]:
-            c["orders"].append(e.get("order_no"))
+        orders[key][e.get("order_no")] = None
+    for key, c in out.items():
+        c["orders"] = list(orders[key])
     return list(out.values())
 
 
