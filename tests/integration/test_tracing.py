@@ -325,3 +325,55 @@ def test_serial_history_endpoint_shows_adjustment_transfer_reservation_shipment_
     assert shipped["delivered_date"] and shipped["at"].startswith(shipped["delivered_date"][:10])
     assert reverted["order_no"] == "SO-77" and reverted["quantity_change"] == 1
     assert all(st["user"] == "test" and st["at"] for st in steps)
+
+
+def test_trace_pages_its_nodes_and_shipments_and_totals_cover_the_whole_trace(sessions):
+    w = World(sessions).setup()
+    sc = build(w)
+    with w.tx() as s:
+        everything = tracing.trace(s, [tracing.Node(batch_id=sc.lot)], "forward", limit=None)
+        first = tracing.trace(s, [tracing.Node(batch_id=sc.lot)], "forward", limit=2)
+        second = tracing.trace(s, [tracing.Node(batch_id=sc.lot)], "forward", limit=2, page=2)
+        beyond = tracing.trace(s, [tracing.Node(batch_id=sc.lot)], "forward", limit=2, page=9)
+    assert first.nodes + second.nodes == everything.nodes[:4]
+    assert first.events + second.events == everything.events[:3]
+    assert len(everything.events) == 3 and beyond.events == [] and beyond.nodes == []
+    for t in (everything, first, second, beyond):
+        assert t.totals == {
+            "nodes": 9,
+            "batches": 1,
+            "serials": 8,
+            "events": 3,
+            "quantity": 4,
+        }
+    assert [(lv["level"], lv["batches"], lv["serials"]) for lv in first.levels] == [
+        (0, 1, 0),
+        (1, 0, 4),
+        (2, 0, 4),
+    ]
+    assert [(v["sku"], v["batches"], v["serials"]) for v in first.variants] == [
+        ("RESIN", 1, 0),
+        ("BOARD", 0, 4),
+        ("GADGET", 0, 4),
+    ]
+
+
+def test_trace_endpoint_pages_with_x_pagination(client, sessions):
+    import json
+
+    w = World(sessions).setup()
+    sc = build(w)
+    r = client.get("/v1/trace", params={"batch_id": sc.lot, "limit": 2, "page": 2})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert len(body["nodes"]) == 2 and len(body["shipments"]) == 1
+    assert body["totals"] == {
+        "nodes": 9,
+        "batches": 1,
+        "serials": 8,
+        "events": 3,
+        "quantity": "4",
+    }
+    paging = json.loads(r.headers["X-Pagination"])
+    assert (paging["total_records"], paging["total_pages"], paging["page"]) == ("9", "5", "2")
+    assert paging["first_page"] == "false" and paging["last_page"] == "false"
