@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from fastapi import Request
+from markupsafe import Markup
 from starlette.responses import Response
 
 from tracelot.services import tracing
 from tracelot.web import queries, trace_svg
 from tracelot.web.deps import Db, signed_in_router
-from tracelot.web.paging import paged, url_maker
+from tracelot.web.paging import PAGE_SIZE, Pager, paged, url_maker
 from tracelot.web.render import page as render
 
 router = signed_in_router()
@@ -48,19 +52,42 @@ def stock(
     )
 
 
-def _picture(db: Db, nodes: list[tracing.Node]) -> object:
-    return trace_svg.render(
-        tracing.trace(db, nodes, "forward"), tracing.trace(db, nodes, "backward")
-    )
+def _picture(db: Db, nodes: list[tracing.Node], forward: tracing.Trace | None = None) -> Markup:
+    """The trace picture of the first page of each direction (a recall may reach 100,000
+    units; the picture stays readable), saying how much more there is."""
+    forward = forward or tracing.trace(db, nodes, "forward")
+    backward = tracing.trace(db, nodes, "backward")
+    picture = trace_svg.render(forward, backward)
+    hidden = sum(t.totals["nodes"] - len(t.nodes) for t in (forward, backward))
+    if hidden > 0:
+        picture += Markup(
+            '<p class="muted" id="trace-more">{} more batches and serials are '
+            "reached: the recall report lists them all.</p>"
+        ).format(hidden)
+    return picture
+
+
+def _shipments(
+    db: Db, nodes: list[tracing.Node], page: int, url: Any
+) -> tuple[tracing.Trace, Pager, Any]:
+    """One page of the forward trace's shipments with its pager (``ship_page``)."""
+    forward = tracing.trace(db, nodes, "forward", limit=PAGE_SIZE, page=max(1, page))
+    total = int(forward.totals.get("events", 0))
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    pager = Pager(forward.events, min(max(1, page), pages), pages, total, PAGE_SIZE)
+    return forward, pager, lambda page: url(ship_page=page)
 
 
 @router.get("/stock/batches/{batch_id}")
-def batch_page(request: Request, db: Db, batch_id: int, page: int = 1) -> Response:
+def batch_page(
+    request: Request, db: Db, batch_id: int, page: int = 1, ship_page: int = 1
+) -> Response:
     card = queries.batch_card(db, batch_id)
     if card is None:
         return render(request, "missing.html", "stock", what=f"Batch {batch_id}", status_code=404)
     nodes = [tracing.Node(batch_id=batch_id)]
-    forward = tracing.trace(db, nodes, "forward")
+    url = url_maker(request)
+    forward, shipped, ship_url = _shipments(db, nodes, ship_page, url)
     return render(
         request,
         "batch.html",
@@ -69,9 +96,11 @@ def batch_page(request: Request, db: Db, batch_id: int, page: int = 1) -> Respon
         batch=card.Batch,
         where=queries.batch_locations(db, batch_id),
         moves=paged(db, queries.batch_movements(batch_id), page),
-        shipments=forward.events,
-        picture=trace_svg.render(forward, tracing.trace(db, nodes, "backward")),
-        url=url_maker(request),
+        shipments=shipped.rows,
+        shipped=shipped,
+        ship_url=ship_url,
+        picture=_picture(db, nodes, forward),
+        url=url,
     )
 
 

@@ -1,0 +1,79 @@
+"""The batch page lists where a batch went one page at a time: a lot sold to thousands of
+customers answers as fast as one sold to three, and none of them is out of reach."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+from support.world import World
+from tracelot.db.engine import transaction
+from tracelot.services import catalog, fulfillments, sales, users
+
+ORDERS = 55
+
+
+def _signed_in(app, sessions) -> TestClient:  # type: ignore[no-untyped-def]
+    with transaction(sessions) as s:
+        users.create_user(s, "ann", "s3cret-pass")
+    web = TestClient(app)
+    form = web.get("/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token is not None
+    web.post("/login", data={"username": "ann", "password": "s3cret-pass", "csrf_token": token[1]})
+    return web
+
+
+def _sold_to_many(w: World) -> int:
+    """One lot of 55 units, one unit delivered to each of 55 orders."""
+    _, (vid,) = w.item("Honey", "batch")
+    w.adjust(
+        [
+            {
+                "variant_id": vid,
+                "quantity": ORDERS,
+                "batch_transactions": [{"batch_number": "H-1", "quantity": ORDERS}],
+            }
+        ]
+    )
+    with w.tx() as s:
+        customer = catalog.save_customer(s, None, {"name": "Corner Shop"}).id
+        for _ in range(ORDERS):
+            order = sales.create_order(
+                s,
+                {"customer_id": customer, "sales_order_rows": [{"variant_id": vid, "quantity": 1}]},
+                "test",
+            )
+            row = sales.live_rows(s, order.id)[0]
+            fulfillments.create(
+                s,
+                {
+                    "sales_order_id": order.id,
+                    "status": "DELIVERED",
+                    "sales_order_fulfillment_rows": [{"sales_order_row_id": row.id}],
+                },
+                "test",
+            )
+        from tracelot.db.models import Batch
+
+        return next(b.id for b in s.query(Batch).filter(Batch.batch_number == "H-1"))
+
+
+def _shipment_rows(html: str) -> int:
+    table = html.split('id="shipments"', 1)[1].split("</table>", 1)[0]
+    return table.count("Corner Shop")
+
+
+def test_the_batch_page_pages_through_every_shipment_of_a_lot(app, sessions) -> None:  # type: ignore[no-untyped-def]
+    w = World(sessions).setup()
+    batch_id = _sold_to_many(w)
+    with _signed_in(app, sessions) as web:
+        first = web.get(f"/stock/batches/{batch_id}")
+        assert first.status_code == 200
+        assert _shipment_rows(first.text) == 50
+        assert f"1–50 of {ORDERS}" in first.text
+        assert f'href="/stock/batches/{batch_id}?ship_page=2"' in first.text
+        second = web.get(f"/stock/batches/{batch_id}", params={"ship_page": 2})
+        assert _shipment_rows(second.text) == ORDERS - 50
+        assert f"51–{ORDERS} of {ORDERS}" in second.text
