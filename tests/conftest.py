@@ -99,3 +99,19 @@ def client(app, token):  # type: ignore[no-untyped-def]
 
     with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as c:
         yield c
+
+
+@pytest.fixture
+def web(app, sessions):  # type: ignore[no-untyped-def]
+    """A browser-like client of the web app, signed in as a user made for the test."""
+    from fastapi.testclient import TestClient
+
+    from support.web import PASSWORD, USER, sign_in
+    from tracelot.db.engine import transaction
+    from tracelot.services import users
+
+    with transaction(sessions) as s:
+        users.create_user(s, USER, PASSWORD)
+    with TestClient(app) as c:
+        sign_in(c)
+        yield c

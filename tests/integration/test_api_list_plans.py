@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 import tracelot.db.models  # noqa: F401
+from support.plans import plans as query_plans
 from support.world import World
 from tracelot.api.app import create_app
 from tracelot.db.base import Base
@@ -71,26 +71,6 @@ def shop(tmp_path: Path) -> Iterator[tuple[Engine, TestClient]]:
     engine.dispose()
 
 
-def _plans(engine: Engine, run: Any) -> list[tuple[str, list[str]]]:
-    """Run ``run()`` and return each SELECT it sent with SQLite's query plan."""
-    seen: list[tuple[str, Any]] = []
-
-    def listen(_c: Any, _cur: Any, statement: str, params: Any, *_a: Any) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
-            seen.append((statement, params))
-
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
-        run()
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
-    with engine.connect() as c:
-        return [
-            (stmt, [r[-1] for r in c.exec_driver_sql("EXPLAIN QUERY PLAN " + stmt, params)])
-            for stmt, params in seen
-        ]
-
-
 @pytest.mark.parametrize("page", [1, 2])
 def test_the_sales_order_list_never_scans_orders_or_serials(
     shop: tuple[Engine, TestClient], page: int
@@ -103,7 +83,7 @@ def test_the_sales_order_list_never_scans_orders_or_serials(
         assert len(r.json()["data"]) == 50
         assert all(row["serial_numbers"] for o in r.json()["data"] for row in o["sales_order_rows"])
 
-    plans = _plans(engine, run)
+    plans = query_plans(engine, run)
     touched = [s for s, _ in plans if "serials" in s or "sales_orders" in s]
     assert touched, "the endpoint read no orders or serials"
     assert _whole_table_reads(plans) == []

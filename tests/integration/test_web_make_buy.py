@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from support.web import csrf as _csrf
 from support.world import World, check_ledger, ledger_snapshot
 from tracelot.db.engine import transaction
 from tracelot.db.models import (
@@ -21,28 +21,11 @@ from tracelot.db.models import (
     PurchaseReceipt,
     Serial,
 )
-from tracelot.services import catalog, manufacturing, purchasing, users
+from tracelot.services import catalog, manufacturing, purchasing
 
 SOON = date.today() + timedelta(days=10)
 LATER = date.today() + timedelta(days=60)
 GTIN = "09506000134352"
-
-
-@pytest.fixture
-def web(app, sessions):  # type: ignore[no-untyped-def]
-    with transaction(sessions) as s:
-        users.create_user(s, "ann", "s3cret-pass")
-    with TestClient(app) as c:
-        form = c.get("/login")
-        c.post(
-            "/login",
-            data={"username": "ann", "password": "s3cret-pass", "csrf_token": _csrf(form.text)},
-        )
-        yield c
-
-
-def _csrf(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
 
 
 def _token(web: TestClient, url: str = "/make") -> str:

@@ -3,29 +3,10 @@
 
 from __future__ import annotations
 
-import re
-
-import pytest
 from fastapi.testclient import TestClient
 
 from support.world import World
-from tracelot.db.engine import transaction
-from tracelot.services import catalog, sales, users
-
-
-@pytest.fixture
-def web(app, sessions):  # type: ignore[no-untyped-def]
-    with transaction(sessions) as s:
-        users.create_user(s, "ann", "s3cret-pass")
-    with TestClient(app) as c:
-        form = c.get("/login")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
-        c.post(
-            "/login",
-            data={"username": "ann", "password": "s3cret-pass", "csrf_token": token},
-            follow_redirects=False,
-        )
-        yield c
+from tracelot.services import catalog, sales
 
 
 def _rows(w: World, units: int, quantities: list[int]) -> list[int]:

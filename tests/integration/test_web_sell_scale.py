@@ -8,14 +8,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import tracelot.db.models  # noqa: F401
+from support.plans import plans as query_plans
 from support.world import World
 from tracelot.db.base import Base
 from tracelot.db.engine import make_engine, make_sessionmaker, transaction
@@ -23,27 +22,6 @@ from tracelot.db.models import SalesOrderRow
 from tracelot.services import catalog, picking, sales, users
 from tracelot.web import sales_queries as sq
 from tracelot.web.paging import paged
-
-
-def _plans(engine: Engine, run: Any) -> list[tuple[str, list[str]]]:
-    """Run ``run()`` and return each SELECT it sent with SQLite's query plan."""
-    seen: list[tuple[str, Any]] = []
-
-    def listen(_c: Any, _cur: Any, statement: str, params: Any, *_a: Any) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
-            seen.append((statement, params))
-
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
-        run()
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
-    out = []
-    with engine.connect() as c:
-        for statement, params in seen:
-            rows = c.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params).all()
-            out.append((statement, [r[-1] for r in rows]))
-    return out
 
 
 def _orders(w: World, count: int) -> int:
@@ -87,7 +65,7 @@ def test_the_sell_list_and_its_count_never_sort_or_scan_all_orders_for_a_filter(
         with w.tx() as s:
             paged(s, sq.order_list(*filters), 1, limit=5, count=sq.order_count(*filters))
 
-    plans = _plans(engine, run)
+    plans = query_plans(engine, run)
     assert len(plans) == 2
     for statement, plan in plans:
         assert not any("TEMP B-TREE" in p for p in plan), (statement, plan)
@@ -108,7 +86,7 @@ def test_the_channel_dropdown_is_an_index_skip_scan_of_the_imports(
         with w.tx() as s:
             found.extend(sq.channels(s))
 
-    ((statement, plan),) = _plans(engine, run)
+    ((statement, plan),) = query_plans(engine, run)
     assert found == ["shopify"]
     assert not any("sales_orders" in p for p in plan), plan
     assert all(
@@ -135,7 +113,7 @@ def test_the_serial_picker_reads_one_index_range(sqlite_world: tuple[Engine, Wor
             picking.serial_picker(s, row, q="M-01")
             picking.serial_picker(s, row)
 
-    plans = [p for p in _plans(engine, run) if "FROM serials" in p[0]]
+    plans = [p for p in query_plans(engine, run) if "FROM serials" in p[0]]
     free = [plan for statement, plan in plans if "serials.holder_type IS NULL" in statement]
     assert len(free) == 2
     for plan in free:
