@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from support.world import World
+from tracelot.db.models import Batch
 from tracelot.services import catalog, fulfillments, sales
 
 ORDERS = 55
