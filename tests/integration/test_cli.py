@@ -20,10 +20,13 @@ def env(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "TRACELOT_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
 
 
-def run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+def run(
+    env: dict[str, str], *args: str, ok: bool = True, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
         [sys.executable, "-m", "tracelot.cli", *args],
         env=env,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,
@@ -102,14 +105,18 @@ def test_a_missing_file_is_a_one_line_error(env):
     assert failed.returncode == 1 and failed.stderr.startswith("error: cannot read")
 
 
-def test_serve_prints_the_url_and_a_token_that_opens_the_demo(env):
-    """What ``make run`` does after set-up: migrate, demo, serve on SQLite."""
-    run(env, "migrate")
-    run(env, "demo", "--if-empty")
+def test_serve_prints_the_url_and_a_token_that_opens_the_demo(tmp_path: Path) -> None:
+    """What ``make run`` does after set-up, with nothing configured: migrate, demo and serve
+    on the default SQLite file ./tracelot.db of the folder it runs in."""
+    env = {k: v for k, v in os.environ.items() if k != "TRACELOT_DATABASE_URL"}
+    run(env, "migrate", cwd=tmp_path)
+    run(env, "demo", "--if-empty", cwd=tmp_path)
+    assert (tmp_path / "tracelot.db").is_file()
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "tracelot.cli", "serve", "--port", str(port)],
         env=env,
+        cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
