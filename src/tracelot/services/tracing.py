@@ -359,11 +359,8 @@ def reach(session: Session, start: list[Node], direction: str, first_level: int 
         return (
             select(next_b, next_s, next_v, (tree.c.level + 1).label("level"))
             .select_from(tree.join(g, on))
-            .where(
-                tree.c.level < first_level + MAX_LEVELS,
-                or_(next_b.is_not(None), next_s.is_not(None)),
-            )
-        )
+            .where(tree.c.level < first_level + MAX_LEVELS)
+        )  # a link to no lot or serial adds a (NULL, NULL) row: it leads nowhere, dropped below
 
     if session.get_bind().dialect.name == "sqlite":
         # An OR join scans all of genealogy per node on SQLite; two recursive terms
@@ -378,7 +375,11 @@ def reach(session: Session, start: list[Node], direction: str, first_level: int 
             func.max(tree.c.variant_id).label("variant_id"),
             func.min(tree.c.level).label("level"),
             func.max(tree.c.level).label("deepest"),
-        ).group_by(tree.c.batch_id, tree.c.serial_id)
+        )
+        # Filtered here, not in the step: an OR over the far end in the step kept SQLite
+        # from reading genealogy's covering index alone.
+        .where(or_(tree.c.batch_id.is_not(None), tree.c.serial_id.is_not(None)))
+        .group_by(tree.c.batch_id, tree.c.serial_id)
     ).subquery(f"reached_{direction}")
 
 

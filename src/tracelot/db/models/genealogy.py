@@ -20,14 +20,37 @@ from tracelot.db.base import Base, BigId, utcnow
 class Genealogy(Base):
     __tablename__ = "genealogy"
     __table_args__ = (
-        Index("ix_genealogy_output_batch", "output_batch_id"),
-        Index("ix_genealogy_output_serial", "output_serial_id"),
-        Index("ix_genealogy_input_batch", "input_batch_id"),
+        # Each end's index carries the other end's ids and product, so a trace step reads
+        # the index alone, never the table (a third of a forward trace at full scale).
+        Index(
+            "ix_genealogy_output_batch",
+            "output_batch_id",
+            "input_batch_id",
+            "input_serial_id",
+            "input_variant_id",
+        ),
+        Index(
+            "ix_genealogy_output_serial",
+            "output_serial_id",
+            "input_batch_id",
+            "input_serial_id",
+            "input_variant_id",
+        ),
+        Index(
+            "ix_genealogy_input_batch",
+            "input_batch_id",
+            "output_batch_id",
+            "output_serial_id",
+            "output_variant_id",
+        ),
         # Partial: most rows have no input serial, and SQLite's statistics count NULLs as
         # one value, so a full index looked useless and traces scanned genealogy per node.
         Index(
             "ix_genealogy_input_serial",
             "input_serial_id",
+            "output_batch_id",
+            "output_serial_id",
+            "output_variant_id",
             sqlite_where=text("input_serial_id IS NOT NULL"),
             postgresql_where=text("input_serial_id IS NOT NULL"),
         ),

@@ -78,6 +78,19 @@ class Movement(Base):
         Index("ix_movements_variant_location", "variant_id", "location_id", "id"),
         Index("ix_movements_resource", "resource_type", "resource_id"),
         Index("ix_movements_batch", "batch_id", "id"),
+        # A lot's movements with what traces group them by (document row, reason) and sum:
+        # shipment/origin lines and the recall's mass balance read this index alone.
+        Index(
+            "ix_movements_batch_lines",
+            "batch_id",
+            "reason",
+            "resource_type",
+            "resource_id",
+            "quantity",
+            "id",
+            sqlite_where=text("batch_id IS NOT NULL"),
+            postgresql_where=text("batch_id IS NOT NULL"),
+        ),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"))
@@ -104,6 +117,18 @@ class SerialTransaction(Base):
     __tablename__ = "serial_transactions"
     __table_args__ = (
         Index("ix_serial_transactions_serial", "serial_id", "id"),
+        # A unit's steps with what traces group them by and sum (shipment/origin lines,
+        # the recall's mass balance), read from the index alone.
+        Index(
+            "ix_serial_transactions_lines",
+            "serial_id",
+            "reason",
+            "quantity_change",
+            "resource_type",
+            "resource_id",
+            "movement_id",
+            "is_active",
+        ),
         Index("ix_serial_transactions_resource", "resource_type", "resource_id"),
         Index("ix_serial_transactions_movement", "movement_id"),
     )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 13:58:50.506119
+Create Date: 2026-12-02 14:22:19.562683
 """
 
 from collections.abc import Sequence
@@ -763,16 +763,28 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_genealogy")),
     )
     with op.batch_alter_table("genealogy", schema=None) as batch_op:
-        batch_op.create_index("ix_genealogy_input_batch", ["input_batch_id"], unique=False)
+        batch_op.create_index(
+            "ix_genealogy_input_batch",
+            ["input_batch_id", "output_batch_id", "output_serial_id", "output_variant_id"],
+            unique=False,
+        )
         batch_op.create_index(
             "ix_genealogy_input_serial",
-            ["input_serial_id"],
+            ["input_serial_id", "output_batch_id", "output_serial_id", "output_variant_id"],
             unique=False,
             sqlite_where=sa.text("input_serial_id IS NOT NULL"),
             postgresql_where=sa.text("input_serial_id IS NOT NULL"),
         )
-        batch_op.create_index("ix_genealogy_output_batch", ["output_batch_id"], unique=False)
-        batch_op.create_index("ix_genealogy_output_serial", ["output_serial_id"], unique=False)
+        batch_op.create_index(
+            "ix_genealogy_output_batch",
+            ["output_batch_id", "input_batch_id", "input_serial_id", "input_variant_id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_genealogy_output_serial",
+            ["output_serial_id", "input_batch_id", "input_serial_id", "input_variant_id"],
+            unique=False,
+        )
         batch_op.create_index(
             "ix_genealogy_resource", ["resource_type", "resource_id"], unique=False
         )
@@ -841,6 +853,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("movements", schema=None) as batch_op:
         batch_op.create_index("ix_movements_batch", ["batch_id", "id"], unique=False)
+        batch_op.create_index(
+            "ix_movements_batch_lines",
+            ["batch_id", "reason", "resource_type", "resource_id", "quantity", "id"],
+            unique=False,
+            sqlite_where=sa.text("batch_id IS NOT NULL"),
+            postgresql_where=sa.text("batch_id IS NOT NULL"),
+        )
         batch_op.create_index(
             "ix_movements_resource", ["resource_type", "resource_id"], unique=False
         )
@@ -1056,6 +1075,19 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_serial_transactions")),
     )
     with op.batch_alter_table("serial_transactions", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_serial_transactions_lines",
+            [
+                "serial_id",
+                "reason",
+                "quantity_change",
+                "resource_type",
+                "resource_id",
+                "movement_id",
+                "is_active",
+            ],
+            unique=False,
+        )
         batch_op.create_index("ix_serial_transactions_movement", ["movement_id"], unique=False)
         batch_op.create_index(
             "ix_serial_transactions_resource", ["resource_type", "resource_id"], unique=False
@@ -1071,6 +1103,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_serial_transactions_serial")
         batch_op.drop_index("ix_serial_transactions_resource")
         batch_op.drop_index("ix_serial_transactions_movement")
+        batch_op.drop_index("ix_serial_transactions_lines")
 
     op.drop_table("serial_transactions")
     with op.batch_alter_table("purchase_receipt_movements", schema=None) as batch_op:
@@ -1107,6 +1140,11 @@ def downgrade() -> None:
     with op.batch_alter_table("movements", schema=None) as batch_op:
         batch_op.drop_index("ix_movements_variant_location")
         batch_op.drop_index("ix_movements_resource")
+        batch_op.drop_index(
+            "ix_movements_batch_lines",
+            sqlite_where=sa.text("batch_id IS NOT NULL"),
+            postgresql_where=sa.text("batch_id IS NOT NULL"),
+        )
         batch_op.drop_index("ix_movements_batch")
 
     op.drop_table("movements")
