@@ -79,13 +79,14 @@ class Movement(Base):
         Index("ix_movements_resource", "resource_type", "resource_id"),
         Index("ix_movements_batch", "batch_id", "id"),
         # A lot's movements with what traces group them by (document row, reason) and sum:
-        # shipment/origin lines and the recall's mass balance read this index alone.
+        # shipment/origin lines and the recall's mass balance read this index alone, the
+        # lines grouped per lot and document row in its order (no sort).
         Index(
             "ix_movements_batch_lines",
             "batch_id",
-            "reason",
             "resource_type",
             "resource_id",
+            "reason",
             "quantity",
             "id",
             sqlite_where=text("batch_id IS NOT NULL"),
@@ -122,10 +123,10 @@ class SerialTransaction(Base):
         Index(
             "ix_serial_transactions_lines",
             "serial_id",
-            "reason",
-            "quantity_change",
             "resource_type",
             "resource_id",
+            "reason",
+            "quantity_change",
             "movement_id",
             "is_active",
         ),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 14:22:19.562683
+Create Date: 2026-12-02 14:27:52.761271
 """
 
 from collections.abc import Sequence
@@ -855,7 +855,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_movements_batch", ["batch_id", "id"], unique=False)
         batch_op.create_index(
             "ix_movements_batch_lines",
-            ["batch_id", "reason", "resource_type", "resource_id", "quantity", "id"],
+            ["batch_id", "resource_type", "resource_id", "reason", "quantity", "id"],
             unique=False,
             sqlite_where=sa.text("batch_id IS NOT NULL"),
             postgresql_where=sa.text("batch_id IS NOT NULL"),
@@ -1079,10 +1079,10 @@ def upgrade() -> None:
             "ix_serial_transactions_lines",
             [
                 "serial_id",
-                "reason",
-                "quantity_change",
                 "resource_type",
                 "resource_id",
+                "reason",
+                "quantity_change",
                 "movement_id",
                 "is_active",
             ],
