@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import case, func, insert, select, tuple_, update
+from sqlalchemy import Connection, bindparam, case, exists, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from tracelot.db.base import utcnow
+from tracelot.db.base import UtcDateTime, utcnow
 from tracelot.db.models import Batch, Location, Movement, Serial, SerialTransaction, Stock, Variant
 from tracelot.db.sql import table, upsert
 from tracelot.domain import errors
@@ -132,28 +133,105 @@ def _post_incoming(session: Session, doc: Doc, changes: Sequence[Change]) -> lis
     ]
 
 
-def _post_one(session: Session, doc: Doc, ch: Change) -> int:
-    if doc.reason in holds.BLOCKED_REASONS and (ch.quantity < 0 or ch.serial_direction < 0):
-        holds.check_not_on_hold(session, [ch.batch_id], ch.serial_ids)  # one query
-    if ch.quantity > 0:
-        _add_stock(session, ch)
-    elif ch.quantity < 0:
-        _take_stock(session, ch)
-    balance = session.scalar(
-        select(func.coalesce(func.sum(Stock.quantity), 0)).where(
-            Stock.variant_id == ch.variant_id, Stock.location_id == ch.location_id
-        )
+# Statements built once: SQLAlchemy's compiled cache serves every later call, so a
+# change costs no statement construction (the ledger runs for every document).
+_stock, _movements, _serials = table(Stock), table(Movement), table(Serial)
+_links, _batches = table(SerialTransaction), table(Batch)
+_Q = Stock.__table__.c.quantity.type
+_WHEN = bindparam("when", type_=UtcDateTime)
+_TAKE = (
+    update(_stock)
+    .where(
+        _stock.c.variant_id == bindparam("v"),
+        _stock.c.location_id == bindparam("loc"),
+        _stock.c.batch_key == bindparam("key"),
+        _stock.c.quantity + bindparam("q", type_=_Q) >= -EPSILON,
     )
+    .values(quantity=_stock.c.quantity + bindparam("q", type_=_Q))
+)
+# A delivery or consumption never takes a held batch: the hold is part of the condition,
+# so the check costs no statement of its own (a refusal then names the hold).
+_TAKE_UNHELD = _TAKE.where(
+    ~exists().where(_batches.c.id == bindparam("key"), _batches.c.hold_reason.is_not(None))
+)
+# The balance after the change is read inside the movement's INSERT (after the stock
+# UPDATE of the same transaction): no SELECT of its own.
+_MOVE = (
+    insert(_movements)
+    .values(
+        balance_after=select(func.coalesce(func.sum(_stock.c.quantity), 0))
+        .where(
+            _stock.c.variant_id == bindparam("bal_v"), _stock.c.location_id == bindparam("bal_loc")
+        )
+        .scalar_subquery()
+    )
+    .returning(_movements.c.id)
+)
+_moved = select(_links.c.serial_id).where(_links.c.movement_id == bindparam("mid"))
+_SERIALS_OUT = (
+    update(_serials)
+    .where(
+        _serials.c.id.in_(_moved.scalar_subquery()),
+        _serials.c.variant_id == bindparam("v"),
+        _serials.c.location_id == bindparam("loc"),
+        _serials.c.status.in_(ON_HAND),
+    )
+    .values(status=bindparam("out"), location_id=None, updated_at=_WHEN)
+)
+_SERIALS_OUT_UNHELD = _SERIALS_OUT.where(_serials.c.hold_reason.is_(None))
+_SERIALS_IN = (
+    update(_serials)
+    .where(
+        _serials.c.id.in_(_moved.scalar_subquery()),
+        _serials.c.variant_id == bindparam("v"),
+        _serials.c.status.not_in(ON_HAND),
+    )
+    .values(
+        status=case((_serials.c.holder_type.is_(None), "in_stock"), else_="reserved"),
+        location_id=bindparam("loc"),
+        updated_at=_WHEN,
+    )
+)
+_HOLD = (
+    update(_serials)
+    .where(
+        _serials.c.id.in_(bindparam("ids", expanding=True)),
+        _serials.c.status == "in_stock",
+        _serials.c.holder_type.is_(None),
+        _serials.c.location_id == bindparam("loc"),
+        _serials.c.hold_reason.is_(None),
+    )
+    .values(
+        status="reserved", holder_type=bindparam("ht"), holder_id=bindparam("hid"), updated_at=_WHEN
+    )
+)
+_LINK = insert(_links)
+
+
+def connection(session: Session) -> Connection:
+    """The session's connection for Core statements, pending ORM changes flushed first."""
+    session.flush()
+    return session.connection()
+
+
+def _post_one(session: Session, doc: Doc, ch: Change) -> int:
+    blocked = doc.reason in holds.BLOCKED_REASONS and (ch.quantity < 0 or ch.serial_direction < 0)
+    if blocked and ch.quantity == 0 and ch.batch_id:  # no stock UPDATE carries the batch hold
+        holds.check_not_on_hold(session, [ch.batch_id], ch.serial_ids)
+    conn = connection(session)
+    if ch.quantity > 0:
+        _add_stock(session, conn, ch)
+    elif ch.quantity < 0:
+        _take_stock(session, conn, ch, blocked)
     rtype = ch.resource_type or doc.resource_type
     rid = ch.resource_id if ch.resource_id is not None else doc.resource_id
-    movement_id = session.execute(
-        insert(Movement).returning(Movement.id),
+    movement_id = conn.execute(
+        _MOVE,
         {
             "variant_id": ch.variant_id,
             "location_id": ch.location_id,
             "batch_id": ch.batch_id,
             "quantity": ch.quantity,
-            "balance_after": balance,
             "cost_per_unit": ch.cost_per_unit,
             "reason": doc.reason,
             "resource_type": rtype,
@@ -163,44 +241,57 @@ def _post_one(session: Session, doc: Doc, ch: Change) -> int:
             "user": doc.user,
             "movement_date": doc.when,
             "created_at": utcnow(),
+            "bal_v": ch.variant_id,
+            "bal_loc": ch.location_id,
         },
     ).scalar_one()
     if ch.serial_ids:
-        _move_serials(session, doc, ch, movement_id, rtype, rid)
+        _move_serials(session, conn, doc, ch, movement_id, rtype, rid, blocked)
     return int(movement_id)
 
 
-def _add_stock(session: Session, ch: Change) -> None:
-    stmt = upsert(session, Stock).values(
-        variant_id=ch.variant_id,
-        location_id=ch.location_id,
-        batch_id=ch.batch_id,
-        batch_key=ch.batch_id or 0,
-        quantity=ch.quantity,
-    )
-    session.execute(
-        stmt.on_conflict_do_update(
+_ADD: dict[str, Any] = {}  # the stock upsert, per dialect
+
+
+def _add_stock(session: Session, conn: Connection, ch: Change) -> None:
+    stmt = _ADD.get(conn.dialect.name)
+    if stmt is None:
+        ins = upsert(session, _stock)
+        stmt = _ADD[conn.dialect.name] = ins.on_conflict_do_update(
             index_elements=["variant_id", "location_id", "batch_key"],
-            set_={"quantity": Stock.quantity + stmt.excluded.quantity},
+            set_={"quantity": _stock.c.quantity + ins.excluded.quantity},
         )
+    conn.execute(
+        stmt,
+        {
+            "variant_id": ch.variant_id,
+            "location_id": ch.location_id,
+            "batch_id": ch.batch_id,
+            "batch_key": ch.batch_id or 0,
+            "quantity": ch.quantity,
+        },
     )
 
 
-def _take_stock(session: Session, ch: Change) -> None:
-    """Conditional decrement: refuses (and names the shortfall) instead of going negative."""
-    result = session.execute(
-        update(Stock)
-        .where(
-            Stock.variant_id == ch.variant_id,
-            Stock.location_id == ch.location_id,
-            Stock.batch_key == (ch.batch_id or 0),
-            Stock.quantity + ch.quantity >= -EPSILON,
-        )
-        .values(quantity=Stock.quantity + ch.quantity)
-        .execution_options(synchronize_session=False)
+def _take_stock(session: Session, conn: Connection, ch: Change, blocked: bool) -> None:
+    """Conditional decrement: refuses (and names the shortfall) instead of going negative.
+
+    For a delivery or consumption the batch must not be on hold either; when the
+    UPDATE finds no row, the hold is named first (as a check before it would have).
+    """
+    result = conn.execute(
+        _TAKE_UNHELD if blocked and ch.batch_id else _TAKE,
+        {
+            "v": ch.variant_id,
+            "loc": ch.location_id,
+            "key": ch.batch_id or 0,
+            "q": ch.quantity,
+        },
     )
-    if result.rowcount == 1:  # type: ignore[attr-defined]
+    if result.rowcount == 1:
         return
+    if blocked:
+        holds.check_not_on_hold(session, [ch.batch_id], ch.serial_ids)
     on_hand = session.scalar(
         select(Stock.quantity).where(
             Stock.variant_id == ch.variant_id,
@@ -221,11 +312,18 @@ def _take_stock(session: Session, ch: Change) -> None:
 
 
 def _move_serials(
-    session: Session, doc: Doc, ch: Change, movement_id: int, rtype: str, rid: int
+    session: Session,
+    conn: Connection,
+    doc: Doc,
+    ch: Change,
+    movement_id: int,
+    rtype: str,
+    rid: int,
+    blocked: bool,
 ) -> None:
     direction = ch.serial_direction or (-1 if ch.quantity < 0 else 1)
-    session.execute(
-        insert(table(SerialTransaction)),
+    conn.execute(
+        _LINK,
         [  # Core: no ORM bulk overhead
             {
                 "serial_id": sid,
@@ -240,24 +338,16 @@ def _move_serials(
             for sid in ch.serial_ids
         ],
     )
-    moved = (
-        select(SerialTransaction.serial_id)
-        .where(SerialTransaction.movement_id == movement_id)
-        .scalar_subquery()
-    )
-    stmt = update(Serial).where(Serial.id.in_(moved), Serial.variant_id == ch.variant_id)
+    params = {"mid": movement_id, "v": ch.variant_id, "loc": ch.location_id, "when": doc.when}
     if direction < 0:
-        stmt = stmt.where(Serial.location_id == ch.location_id, Serial.status.in_(ON_HAND))
-        stmt = stmt.values(status=doc.serial_status_out, location_id=None, updated_at=doc.when)
+        stmt = _SERIALS_OUT_UNHELD if blocked else _SERIALS_OUT
+        params["out"] = doc.serial_status_out
     else:
-        back = Serial.holder_type.is_(None)
-        stmt = stmt.where(Serial.status.not_in(ON_HAND)).values(
-            status=case((back, "in_stock"), else_="reserved"),
-            location_id=ch.location_id,
-            updated_at=doc.when,
-        )
-    changed = session.execute(stmt.execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
+        stmt = _SERIALS_IN
+    changed = conn.execute(stmt, params).rowcount
     if changed != len(ch.serial_ids):
+        if blocked:  # a serial on hold is named as such, before any other problem
+            holds.check_not_on_hold(session, [ch.batch_id], ch.serial_ids)
         _refuse_serials(session, ch, direction)
 
 
@@ -328,20 +418,20 @@ def hold_serials(
     """Reserve in-stock, unheld serials for a document row; all or none (conditional)."""
     if not serial_ids:
         return
-    changed = session.execute(
-        update(Serial)
-        .where(
-            Serial.id.in_(list(serial_ids)),
-            Serial.status == "in_stock",
-            Serial.holder_type.is_(None),
-            Serial.location_id == location_id,
-            Serial.hold_reason.is_(None),
+    changed = (
+        connection(session)
+        .execute(
+            _HOLD,
+            {
+                "ids": list(serial_ids),
+                "loc": location_id,
+                "ht": holder_type,
+                "hid": holder_id,
+                "when": utcnow(),
+            },
         )
-        .values(
-            status="reserved", holder_type=holder_type, holder_id=holder_id, updated_at=utcnow()
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
+        .rowcount
+    )
     if changed != len(set(serial_ids)):
         rows = session.execute(select(Serial).where(Serial.id.in_(list(serial_ids)))).scalars()
         bad = [
@@ -389,8 +479,8 @@ def link(
     if not serial_ids:
         return
     now = utcnow()
-    session.execute(
-        insert(table(SerialTransaction)),
+    connection(session).execute(
+        _LINK,
         [
             {
                 "serial_id": sid,
