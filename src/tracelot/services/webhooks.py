@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, event, insert, select
+from sqlalchemy import Engine, event, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracelot.db.base import utcnow
@@ -32,6 +32,16 @@ MAX_ATTEMPTS = 4  # the first try and 3 retries
 FIELDS = {"url", "enabled", "description"}
 _PENDING = "tracelot_webhooks_pending"
 _HOOKS = "tracelot_webhooks_enabled"  # (id, events) of enabled webhooks, read once per session
+_ENABLED = select(Webhook.id, Webhook.subscribed_events).where(
+    Webhook.enabled.is_(True), Webhook.deleted_at.is_(None)
+)
+# How many webhooks are enabled, for a use case's first read to carry (``prime``).
+ENABLED_COUNT = (
+    select(func.count())
+    .select_from(Webhook)
+    .where(Webhook.enabled.is_(True), Webhook.deleted_at.is_(None))
+    .scalar_subquery()
+)
 
 
 def backoff_seconds() -> float:
@@ -159,13 +169,21 @@ def enabled(session: Session) -> list[tuple[int, frozenset[str]]]:
     hooks = session.info.get(_HOOKS)
     if hooks is None:
         hooks = [
-            (h.id, frozenset(events_of(h)))
-            for h in session.scalars(
-                select(Webhook).where(Webhook.enabled.is_(True), Webhook.deleted_at.is_(None))
-            )
+            (h, frozenset(json.loads(events or "[]")))
+            for h, events in session.execute(_ENABLED).all()
         ]
         session.info[_HOOKS] = hooks
     return hooks
+
+
+def prime(session: Session, enabled_count: int) -> None:
+    """A read of this transaction counted the enabled webhooks (``ENABLED_COUNT``).
+
+    None enabled: the events of the use case are queued for nobody, and no SELECT
+    of the webhooks is needed. Any enabled: ``enabled`` reads them when first asked.
+    """
+    if not enabled_count and _HOOKS not in session.info:
+        session.info[_HOOKS] = []
 
 
 def forget(session: Session) -> None:
