@@ -24,7 +24,8 @@ def service_steps() -> Step | None:
     from tracelot.services import fulfillments, picking, sales
 
     def sell(db: Any, customer: int, loc: int, variant: int, qty: int) -> None:
-        order = sales.create_order(
+        # the new row comes back with its order, as POST /v1/sales_orders answers it
+        order, (row,) = sales.create_order_rows(
             db,
             {
                 "customer_id": customer,
@@ -33,9 +34,8 @@ def service_steps() -> Step | None:
             },
             "bench",
         )
-        row = sales.live_rows(db, order.id)[0]
         frow: dict[str, Any] = {"sales_order_row_id": row.id}
-        if sales.variant_of(db, variant).item.tracking == "serial":
+        if sales.variant_facts(db, variant).tracking == "serial":
             # the packing bench: pick free serials, scan them into the delivery (which holds them)
             found = picking.serial_picker(db, row, limit=qty).serials
             frow["serial_numbers"] = [s.id for s in found]

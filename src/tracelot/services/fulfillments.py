@@ -13,10 +13,11 @@ batch row ships the batches named, else its picks, else first-expired-first-out.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from tracelot.db.base import utcnow
@@ -32,6 +33,7 @@ from tracelot.db.models import (
     SerialTransaction,
     Variant,
 )
+from tracelot.db.sql import CHUNK, table
 from tracelot.domain import errors
 from tracelot.domain import sales as rules
 from tracelot.services import batches, holds, ledger, picking, sales, serials, webhooks
@@ -46,13 +48,57 @@ HEADER_FIELDS = {
 }
 
 
+@dataclass
+class ShippedRow:
+    """A fulfilment row as written: what left stock on it."""
+
+    id: int
+    sales_order_row_id: int
+    quantity: Decimal
+    serial_ids: list[int] = field(default_factory=list)
+    batches: list[tuple[int, Decimal]] = field(default_factory=list)
+
+
+@dataclass
+class Shipped:
+    fulfillment: SalesOrderFulfillment
+    rows: list[ShippedRow]
+
+
 def create(
     session: Session, data: dict[str, Any], actor: str, *, emit: bool = True
 ) -> SalesOrderFulfillment:
     """Pack or deliver rows; ``emit=False`` when the caller sends the order's one event."""
-    order = get(
-        session, SalesOrder, data.get("sales_order_id"), "Sales order", path="sales_order_id"
+    return create_shipped(session, data, actor, emit=emit).fulfillment
+
+
+_f, _fr = table(SalesOrderFulfillment), table(SalesOrderFulfillmentRow)
+_F_COLUMNS = [c.name for c in _f.c if c.name != "id"]
+_INSERT_F = insert(_f).returning(_f.c.id)
+_INSERT_FROW = insert(_fr).returning(_fr.c.id)
+_HELD_SERIALS = (
+    select(table(Serial).c.id)
+    .where(
+        table(Serial).c.holder_type == sales.ROW,
+        table(Serial).c.holder_id == bindparam("row"),
+        table(Serial).c.status == "reserved",
     )
+    .order_by(table(Serial).c.serial_number)
+    .limit(bindparam("n"))
+)
+_INSERT_PICKS = insert(table(BatchPick))
+
+
+def create_shipped(
+    session: Session, data: dict[str, Any], actor: str, *, emit: bool = True
+) -> Shipped:
+    """``create``, handing back what each new row shipped (serials, batches).
+
+    The order, its rows and their shipped/held/picked facts are one read; each
+    write is a Core statement built once; the order's cache is refreshed once.
+    """
+    state = sales.order_state(session, data.get("sales_order_id"))
+    order = state.order
     status = data.get("status") or "DELIVERED"
     if status not in rules.FULFILMENT_STATUSES:
         raise errors.refuse(
@@ -65,20 +111,25 @@ def create(
             "Name the rows to ship in sales_order_fulfillment_rows.",
             path="sales_order_fulfillment_rows",
         )
-    f = SalesOrderFulfillment(
-        sales_order_id=order.id,
-        status=status,
-        delivered_date=utcnow() if status == "DELIVERED" else None,
-    )
-    apply(f, {k: v for k, v in data.items() if v is not None}, HEADER_FIELDS)
-    f.picked_date = f.picked_date or utcnow()
-    session.add(f)
-    session.flush()
+    now = utcnow()
+    values: dict[str, Any] = {
+        **dict.fromkeys(_F_COLUMNS),
+        **{k: v for k, v in data.items() if v is not None and k in HEADER_FIELDS},
+        "sales_order_id": order.id,
+        "status": status,
+        "delivered_date": now if status == "DELIVERED" else None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    values["picked_date"] = values["picked_date"] or now
+    conn = ledger.connection(session)
+    values["id"] = conn.execute(_INSERT_F, values).scalar_one()
+    f = sales.attach(session, SalesOrderFulfillment, values)
     seen: set[int] = set()
-    for i, r in enumerate(rows):
+    shipped = [
         _ship_row(
             session,
-            order,
+            state,
             f,
             r,
             f"sales_order_fulfillment_rows[{i}]",
@@ -86,72 +137,80 @@ def create(
             seen,
             bool(data.get("allow_expired")),
         )
+        for i, r in enumerate(rows)
+    ]
     sales.refresh(session, order)
     if emit:
         webhooks.emit(
             session, f"sales_order.{status.lower()}", "sales_order", order.id, order.status
         )
-    return f
+    sales.keep(session, f)
+    return Shipped(f, shipped)
 
 
 def _ship_row(
     session: Session,
-    order: SalesOrder,
+    state: sales.OrderState,
     f: SalesOrderFulfillment,
     r: dict[str, Any],
     path: str,
     actor: str,
     seen: set[int],
     allow_expired: bool,
-) -> None:
-    row = get(
-        session,
-        SalesOrderRow,
-        _int(r.get("sales_order_row_id")),
-        "Sales order row",
-        path=f"{path}.sales_order_row_id",
-    )
-    if row.sales_order_id != order.id or row.deleted_at is not None or row.id in seen:
+) -> ShippedRow:
+    order = state.order
+    rid = _int(r.get("sales_order_row_id"))
+    rs = state.rows.get(rid)
+    if rs is None:  # refuses: no such row, or not a live row of this order
+        row = get(session, SalesOrderRow, rid, "Sales order row", path=f"{path}.sales_order_row_id")
+    else:
+        row = rs.row
+    if rs is None or row.id in seen:
         raise errors.refuse(
             errors.VALIDATION_FAILED,
             f"Row {row.id} is not a row of sales order {order.order_no} (or is named twice).",
             path=f"{path}.sales_order_row_id",
         )
     seen.add(row.id)
-    ship = sales.shipping(session, [row])[row.id]
+    ship = rs.shipping
     qty = (
         Decimal(str(r["quantity"]))
         if r.get("quantity") is not None
         else row.quantity - ship.shipped
     )
     rules.check_ship(ship, qty, f"{path}.quantity")
-    frow = SalesOrderFulfillmentRow(fulfillment_id=f.id, sales_order_row_id=row.id, quantity=qty)
-    session.add(frow)
-    session.flush()
-    variant = sales.variant_of(session, row.variant_id)
-    tracking = variant.item.tracking
-    if tracking == "serial":
-        _ship_serials(session, order, row, frow, variant, r, path, actor)
-    elif tracking == "batch":
-        _ship_batches(session, order, row, frow, r, path, actor, allow_expired)
+    conn = ledger.connection(session)
+    frow = ShippedRow(
+        conn.execute(
+            _INSERT_FROW,
+            {"fulfillment_id": f.id, "sales_order_row_id": row.id, "quantity": qty},
+        ).scalar_one(),
+        row.id,
+        qty,
+    )
+    if rs.tracking == "serial":
+        _ship_serials(session, order, rs, frow, r, path, actor)
+    elif rs.tracking == "batch":
+        _ship_batches(session, order, rs, frow, r, path, actor, allow_expired)
     else:
         ledger.post(
             session,
             sales.delivery_doc(order, frow.id, actor),
             [ledger.Change(row.variant_id, row.location_id or order.location_id, -qty)],
         )
+    return frow
 
 
 def _ship_serials(
     session: Session,
     order: SalesOrder,
-    row: SalesOrderRow,
-    frow: SalesOrderFulfillmentRow,
-    variant: Variant,
+    rs: sales.RowState,
+    frow: ShippedRow,
     r: dict[str, Any],
     path: str,
     actor: str,
 ) -> None:
+    row = rs.row
     if frow.quantity != frow.quantity.to_integral_value():
         raise errors.refuse(
             errors.VALIDATION_FAILED,
@@ -165,10 +224,21 @@ def _ship_serials(
         for t in r.get("traceability") or []
         if t.get("serial_number_id")
     ]
+    read = None  # the serials' state, when reading them by number gave it already
     if r.get("serial_number_strings"):
-        ids += serials.find(
-            session, variant.item_id, serials.expand_entries(r["serial_number_strings"]), spath
-        )
+        numbers = serials.expand_entries(r["serial_number_strings"])
+        if ids or len(numbers) > CHUNK:
+            ids += serials.find(session, rs.item_id, numbers, spath)
+        else:
+            read = (
+                ledger.connection(session)
+                .execute(sales.SERIALS_BY_NUMBER, {"item": rs.item_id, "numbers": numbers})
+                .all()
+            )
+            by_number = {s.serial_number: s.id for s in read}
+            if any(n not in by_number for n in numbers):
+                serials.find(session, rs.item_id, numbers, spath)  # refuses, naming them
+            ids = [by_number[n] for n in numbers]
     ids = list(dict.fromkeys(ids))
     if len(ids) > frow.quantity:
         raise errors.refuse(
@@ -178,10 +248,10 @@ def _ship_serials(
             path=spath,
         )
     if ids:
-        found = sales._check_of_variant(session, variant.id, ids, spath)
-        rows = list(found.values())
-        mine = {s.id for s in rows if s.holder_type == sales.ROW and s.holder_id == row.id}
-        shipped = [s for s in rows if s.id in mine and s.status != "reserved"]
+        found = sales._check_of_variant(session, row.variant_id, ids, spath, read)
+        found_rows = list(found.values())
+        mine = {s.id for s in found_rows if s.holder_type == sales.ROW and s.holder_id == row.id}
+        shipped = [s for s in found_rows if s.id in mine and s.status != "reserved"]
         if shipped:
             raise errors.refuse(
                 errors.NOT_IN_STOCK,
@@ -200,33 +270,29 @@ def _ship_serials(
                 join=False,
                 while_shipping=True,
                 known=found,
+                held_now=int(rs.held),
             )
     else:
         ids = list(
-            session.scalars(
-                select(Serial.id)
-                .where(
-                    Serial.holder_type == sales.ROW,
-                    Serial.holder_id == row.id,
-                    Serial.status == "reserved",
-                )
-                .order_by(Serial.serial_number)
-                .limit(int(frow.quantity))
-            )
+            ledger.connection(session)
+            .execute(_HELD_SERIALS, {"row": row.id, "n": int(frow.quantity)})
+            .scalars()
         )
     sales.ship_serials(session, order, row, frow.id, ids, actor, units=frow.quantity)
+    frow.serial_ids = ids
 
 
 def _ship_batches(
     session: Session,
     order: SalesOrder,
-    row: SalesOrderRow,
-    frow: SalesOrderFulfillmentRow,
+    rs: sales.RowState,
+    frow: ShippedRow,
     r: dict[str, Any],
     path: str,
     actor: str,
     allow_expired: bool,
 ) -> None:
+    row = rs.row
     traced = [t for t in r.get("traceability") or [] if t.get("batch_id")]
     key = "traceability" if traced else "batch_transactions"
     named = traced or r.get("batch_transactions") or []
@@ -236,15 +302,25 @@ def _ship_batches(
     if named:
         alloc.update(_named_batches(session, row, named, bpath, allow_expired))
         sales._check_free(session, row, alloc, bpath, leaving_now=True)
+        unchecked: list[int] = []  # each named batch was refused already if on hold
     else:
-        alloc.update(_from_picks(session, row, frow.quantity))
+        # the row's picks (none unless it picked some), then first-expired-first-out
+        alloc.update(_from_picks(session, row, frow.quantity) if rs.picked else {})
+        unchecked = list(alloc)  # picked before a hold was put on the batch, maybe
         left = frow.quantity - sum(alloc.values(), Decimal(0))
         if left > 0:
-            taken = sales.batches_held_elsewhere(session, row.variant_id, loc, row.id)
-            for bid, q in alloc.items():
-                taken[bid] = taken.get(bid, Decimal(0)) + q
-            proposal = picking.propose_batches(session, row.variant_id, loc, left, exclude=taken)
-            for p in proposal.picks:
+            taken = dict(alloc)
+
+            def held(batch_ids: list[int]) -> dict[int, Decimal]:
+                out = sales.batches_held_elsewhere(
+                    session, row.variant_id, loc, row.id, batch_ids=batch_ids
+                )
+                for bid, q in taken.items():
+                    out[bid] = out.get(bid, Decimal(0)) + q
+                return out
+
+            proposal = picking.propose_batches(session, row.variant_id, loc, left, held=held)
+            for p in proposal.picks:  # never a held batch: the proposal leaves them out
                 alloc[p.batch_id] += p.quantity
     total = sum(alloc.values(), Decimal(0))
     if total != frow.quantity:
@@ -255,23 +331,46 @@ def _ship_batches(
             "cover it, or receive stock first.",
             path=bpath,
         )
-    holds.check_not_on_hold(session, list(alloc), (), bpath)
+    if unchecked:
+        holds.check_not_on_hold(session, unchecked, (), bpath)
     ledger.post(
         session,
         sales.delivery_doc(order, frow.id, actor),
         [ledger.Change(row.variant_id, loc, -q, bid) for bid, q in alloc.items() if q > 0],
     )
-    picked = dict(
-        session.execute(
-            select(BatchPick.batch_id, BatchPick.quantity).where(
-                BatchPick.resource_type == sales.ROW, BatchPick.resource_id == row.id
-            )
-        ).all()
+    frow.batches = [(bid, q) for bid, q in alloc.items() if q > 0]
+    # what left beyond the row's picks becomes picks too (the row's batches stay known)
+    picked: dict[int, Decimal] = (
+        dict(
+            session.execute(
+                select(BatchPick.batch_id, BatchPick.quantity).where(
+                    BatchPick.resource_type == sales.ROW, BatchPick.resource_id == row.id
+                )
+            ).all()  # type: ignore[arg-type]
+        )
+        if rs.picked
+        else {}
     )
-    shipped = _shipped_batches(session, row)
+    # earlier live fulfilments of the row took some already?
+    shipped = _shipped_batches(session, row) if rs.packed or rs.delivered else dict(frow.batches)
+    new = []
     for bid in alloc:
-        if shipped.get(bid, Decimal(0)) > picked.get(bid, Decimal(0)):
-            sales.add_batch_pick(session, row, bid, shipped[bid] - picked.get(bid, Decimal(0)))
+        excess = shipped.get(bid, Decimal(0)) - picked.get(bid, Decimal(0))
+        if excess <= 0:
+            continue
+        if bid in picked:
+            sales.add_batch_pick(session, row, bid, excess)
+        else:
+            new.append(
+                {
+                    "resource_type": sales.ROW,
+                    "resource_id": row.id,
+                    "batch_id": bid,
+                    "quantity": excess,
+                }
+            )
+    if new:
+        ledger.connection(session).execute(_INSERT_PICKS, new)
 
 
 def _named_batches(

@@ -9,14 +9,17 @@ reduced to its serial (AI 21) and checked against the variant's GTIN.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Boolean, Date, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from tracelot.db.models import Batch, SalesOrderRow, Serial, Stock, Variant
+from tracelot.db.sql import table
 from tracelot.domain import errors
 from tracelot.domain import picking as rules
 from tracelot.services import sales
@@ -25,8 +28,8 @@ from tracelot.standards import gs1
 
 @dataclass
 class PickerResult:
-    serials: list[Serial]
-    held_here: list[Serial]
+    serials: list[Any]  # rows with the columns of ``Serial`` (id, serial_number, status, ...)
+    held_here: list[Any]
     scanned: str | None = None
 
 
@@ -37,21 +40,38 @@ def serial_picker(
     scan: str | None = None,
     limit: int = 50,
 ) -> PickerResult:
-    variant = session.get(Variant, row.variant_id)
-    assert variant is not None
-    if variant.item.tracking != "serial":
+    facts = sales.variant_facts(session, row.variant_id)
+    if facts.tracking != "serial":
+        item = session.get(Variant, row.variant_id).item  # type: ignore[union-attr]
         raise errors.refuse(
             errors.NOT_SERIAL_TRACKED,
-            f"'{variant.item.name}' is not serial-tracked: there are no serials to pick.",
+            f"'{item.name}' is not serial-tracked: there are no serials to pick.",
             path="id",
         )
     loc = sales.row_location(session, row)
+    variant: Any = session.get(Variant, row.variant_id) if scan else facts  # a scan: its GTIN
     return pick_serials(session, variant, loc, (sales.ROW, row.id), q, scan, limit)
+
+
+_serials = table(Serial)
+_FREE = select(_serials).where(
+    _serials.c.variant_id == bindparam("v"),
+    _serials.c.location_id == bindparam("loc"),
+    _serials.c.status == "in_stock",
+    _serials.c.holder_type.is_(None),
+    _serials.c.hold_reason.is_(None),
+)
+_FREE_PAGE = _FREE.order_by(_serials.c.serial_number).limit(bindparam("n"))
+_HELD_BY = (
+    select(_serials)
+    .where(_serials.c.holder_type == bindparam("ht"), _serials.c.holder_id == bindparam("hid"))
+    .order_by(_serials.c.serial_number)
+)
 
 
 def pick_serials(
     session: Session,
-    variant: Variant,
+    variant: Any,
     loc: int,
     holder: tuple[str, int],
     q: str | None = None,
@@ -61,33 +81,32 @@ def pick_serials(
     """Free serials of a variant at a location (prefix search or one scan, one index
     range), and those the holder document row (type, id) holds already.
 
-    Shared by the sales picker and the production dialog's serial ingredients.
+    ``variant``: the ``Variant`` (a scan is checked against its GTIN), or anything
+    with its ``id`` when there is no scan. Shared by the sales picker and the
+    production dialog's serial ingredients.
     """
     exact = scanned_serial(variant, scan) if scan else None
-    stmt = select(Serial).where(
-        Serial.variant_id == variant.id,
-        Serial.location_id == loc,
-        Serial.status == "in_stock",
-        Serial.holder_type.is_(None),
-        Serial.hold_reason.is_(None),
-    )
-    if exact is not None:
-        stmt = stmt.where(Serial.serial_number == exact)
-    elif q:
-        like = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(
-            Serial.serial_number >= q,
-            Serial.serial_number < q + "\U0010ffff",
-            Serial.serial_number.like(like, escape="\\"),
+    conn = session.connection()
+    if exact is None and not q:
+        free = list(conn.execute(_FREE_PAGE, {"v": variant.id, "loc": loc, "n": limit}))
+    else:
+        stmt = _FREE
+        if exact is not None:
+            stmt = stmt.where(_serials.c.serial_number == exact)
+        elif q:
+            like = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            stmt = stmt.where(
+                _serials.c.serial_number >= q,
+                _serials.c.serial_number < q + "\U0010ffff",
+                _serials.c.serial_number.like(like, escape="\\"),
+            )
+        free = list(
+            conn.execute(
+                stmt.order_by(_serials.c.serial_number).limit(limit),
+                {"v": variant.id, "loc": loc},
+            )
         )
-    free = list(session.scalars(stmt.order_by(Serial.serial_number).limit(limit)))
-    held = list(
-        session.scalars(
-            select(Serial)
-            .where(Serial.holder_type == holder[0], Serial.holder_id == holder[1])
-            .order_by(Serial.serial_number)
-        )
-    )
+    held = list(conn.execute(_HELD_BY, {"ht": holder[0], "hid": holder[1]}))
     if exact is not None and not free and not any(s.serial_number == exact for s in held):
         _explain_unpickable(session, variant, loc, exact)
     return PickerResult(free, held, exact)
@@ -158,6 +177,41 @@ def batch_stocks(session: Session, variant_id: int, location_id: int) -> list[ru
     ]
 
 
+FEFO_PAGE = 8  # batches read at a time, in first-expired-first-out order
+
+
+def _fefo_stmt(collate: str | None) -> Any:
+    number = Batch.batch_number.collate(collate) if collate else Batch.batch_number
+    return (
+        select(
+            Batch.id,
+            Batch.batch_number,
+            Batch.expiration_date,
+            Batch.hold_reason,
+            Stock.quantity,
+        )
+        .join(Stock, Stock.batch_id == Batch.id)
+        .where(
+            Stock.variant_id == bindparam("v"),
+            Stock.location_id == bindparam("loc"),
+            Stock.quantity > 0,
+            Batch.hold_reason.is_(None),
+            or_(
+                bindparam("any_expiry", type_=Boolean),
+                Batch.expiration_date.is_(None),
+                Batch.expiration_date >= bindparam("today", type_=Date),
+            ),
+        )
+        # rules.fefo's order: by expiry (none last), then number (code points), then id
+        .order_by(Batch.expiration_date.is_(None), Batch.expiration_date, number, Batch.id)
+        .limit(bindparam("n"))
+        .offset(bindparam("skip"))
+    )
+
+
+_FEFO = {"sqlite": _fefo_stmt(None), "postgresql": _fefo_stmt("C")}
+
+
 def propose_batches(
     session: Session,
     variant_id: int,
@@ -167,20 +221,50 @@ def propose_batches(
     allow_expired: bool = False,
     exclude: dict[int, Decimal] | None = None,
     today: date | None = None,
+    held: Callable[[list[int]], dict[int, Decimal]] | None = None,
 ) -> rules.Proposal:
-    """FEFO over the batches on hand at the location (minus what ``exclude`` takes)."""
-    exclude = exclude or {}
-    stocks = [
-        rules.BatchStock(
-            b.batch_id,
-            b.batch_number,
-            b.expiration_date,
-            b.available - exclude.get(b.batch_id, Decimal(0)),
-            b.hold_reason,
-        )
-        for b in batch_stocks(session, variant_id, location_id)
-    ]
-    return rules.fefo(stocks, quantity, today or date.today(), allow_expired)
+    """FEFO over the batches on hand at the location, minus what ``exclude`` takes and
+    what ``held(batch ids)`` says others hold of those batches.
+
+    Pickable batches are read in FEFO order a page at a time, until the quantity
+    is covered or none are left: the proposal is the one over all of them, read
+    without loading every batch of the variant.
+    """
+    today = today or date.today()
+    conn = session.connection()
+    stmt = _FEFO.get(conn.dialect.name, _FEFO["sqlite"])
+    stocks: list[rules.BatchStock] = []
+    skip = 0
+    while True:
+        page = conn.execute(
+            stmt,
+            {
+                "v": variant_id,
+                "loc": location_id,
+                "any_expiry": allow_expired,
+                "today": today,
+                "n": FEFO_PAGE,
+                "skip": skip,
+            },
+        ).all()
+        taken = dict(exclude or {})
+        if held is not None and page:
+            for bid, q in held([b.id for b in page]).items():
+                taken[bid] = taken.get(bid, Decimal(0)) + q
+        stocks += [
+            rules.BatchStock(
+                b.id,
+                b.batch_number,
+                b.expiration_date,
+                Decimal(b.quantity) - taken.get(b.id, Decimal(0)),
+                b.hold_reason,
+            )
+            for b in page
+        ]
+        proposal = rules.fefo(stocks, quantity, today, allow_expired)
+        if proposal.short <= 0 or len(page) < FEFO_PAGE:
+            return proposal
+        skip += FEFO_PAGE
 
 
 def row_proposal(
@@ -206,5 +290,7 @@ def row_proposal(
         loc,
         need,
         allow_expired=allow_expired,
-        exclude=sales.batches_held_elsewhere(session, row.variant_id, loc, row.id),
+        held=lambda ids: sales.batches_held_elsewhere(
+            session, row.variant_id, loc, row.id, batch_ids=ids
+        ),
     )

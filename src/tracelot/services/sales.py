@@ -14,20 +14,38 @@ Also the make-to-order contract the manufacturing capability calls:
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import (
+    Connection,
+    Integer,
+    String,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from tracelot.db.base import utcnow
 from tracelot.db.models import (
     Batch,
     BatchPick,
     Customer,
+    Item,
     Location,
     Movement,
     OrderImport,
@@ -40,6 +58,7 @@ from tracelot.db.models import (
     Stock,
     Variant,
 )
+from tracelot.db.sql import table
 from tracelot.domain import errors
 from tracelot.domain import picking as pick_rules
 from tracelot.domain import sales as rules
@@ -68,13 +87,30 @@ ROW_FIELDS = {"price_per_unit"}
 
 def create_order(session: Session, data: dict[str, Any], actor: str) -> SalesOrder:
     """One order with its rows, all or nothing."""
-    _check_customer(session, data.get("customer_id"))
-    loc = (
-        get(session, Location, data["location_id"], "Location", path="location_id")
-        if data.get("location_id")
-        else primary_location(session)
-    )
+    return create_order_rows(session, data, actor)[0]
+
+
+def create_order_rows(
+    session: Session, data: dict[str, Any], actor: str
+) -> tuple[SalesOrder, list[SalesOrderRow]]:
+    """``create_order``, handing back the new rows too (they hold no serials or batches).
+
+    One read checks the customer, the locations and the variants (with their
+    tracking) and counts the enabled webhooks; the order's and the rows' cached
+    status is known before their INSERTs (a new order holds and ships nothing),
+    so nothing is UPDATEd after. A refusal is the same as a check one at a time.
+    """
     rows = data.get("sales_order_rows") or []
+    conn = ledger.connection(session)
+    ctx = _new_order_context(conn, data, rows)
+    if not ctx.customer_ok:
+        _check_customer(session, data.get("customer_id"))  # refuses
+    if data.get("location_id"):
+        loc_id = _as_int(data["location_id"])
+        if loc_id not in ctx.locations:
+            loc_id = get(session, Location, data["location_id"], "Location", path="location_id").id
+    else:
+        loc_id = ctx.primary if ctx.primary is not None else primary_location(session).id
     if not rows:
         raise errors.refuse(
             errors.VALIDATION_FAILED,
@@ -89,28 +125,40 @@ def create_order(session: Session, data: dict[str, Any], actor: str) -> SalesOrd
             f"PENDING, not {status}: create fulfilments to pack or deliver it.",
             path="status",
         )
-    order = SalesOrder(
-        customer_id=int(data["customer_id"]),
-        location_id=loc.id,
-        order_no="",
-        status=status,
-        order_created_date=data.get("order_created_date") or utcnow(),
-    )
-    apply(
-        order,
-        {k: v for k, v in data.items() if v is not None and k != "location_id"},
-        HEADER_FIELDS,
-    )
-    if order.ecommerce_order_id is not None:  # Katana sends it as a string or a number
-        order.ecommerce_order_id = str(order.ecommerce_order_id)
-    session.add(order)
-    session.flush()
-    order.order_no = order.order_no or f"SO-{order.id}"
-    facts = [
-        RowFacts(row, variant_of(session, row.variant_id).item.tracking)
-        for row in (
-            add_row(session, order, r, f"sales_order_rows[{i}]") for i, r in enumerate(rows)
-        )
+    now = utcnow()
+    planned = [
+        _planned_row(session, ctx, r, f"sales_order_rows[{i}]", now) for i, r in enumerate(rows)
+    ]
+    header = {k: v for k, v in data.items() if v is not None and k in HEADER_FIELDS}
+    header.pop("location_id", None)
+    if header.get("ecommerce_order_id") is not None:  # Katana sends it as a string or a number
+        header["ecommerce_order_id"] = str(header["ecommerce_order_id"])
+    tracings = [t for _, t in planned]
+    values: dict[str, Any] = {
+        **dict.fromkeys(_ORDER_COLUMNS),
+        **header,
+        "customer_id": int(data["customer_id"]),
+        "location_id": loc_id,
+        "status": status,
+        "order_created_date": data.get("order_created_date") or now,
+        "tracing_status": rules.order_tracing(t.tracing_status for t in tracings),
+        "missing_serial_numbers": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    values["order_no"] = values.get("order_no") or None
+    order_id, values["order_no"] = _insert_order(conn, values)
+    values["id"] = order_id
+    for r, _ in planned:
+        r["sales_order_id"] = order_id
+    if len(planned) == 1:
+        ids = [conn.execute(_INSERT_ROW, planned[0][0]).scalar_one()]
+    else:
+        ids = list(conn.execute(_INSERT_ROWS, [r for r, _ in planned]).scalars())
+    order = attach(session, SalesOrder, values)
+    new_rows = [
+        attach(session, SalesOrderRow, {**r, "id": i})
+        for (r, _), i in zip(planned, ids, strict=True)
     ]
     if data.get("ecommerce_order_id") and not data.get("_imported"):
         register_import(
@@ -120,10 +168,195 @@ def create_order(session: Session, data: dict[str, Any], actor: str) -> SalesOrd
             None,
             order.id,
         )
-    apply_tracing(order, facts)  # a new order holds and ships nothing: no query needed
-    keep(session, order, *(f.row for f in facts))
+    keep(session, order, *new_rows)
+    webhooks.prime(session, ctx.hooks)
     webhooks.emit(session, "sales_order.created", "sales_order", order.id, order.status)
-    return order
+    return order, new_rows
+
+
+def attach[T](session: Session, cls: type[T], values: dict[str, Any]) -> T:
+    """An ORM object for a row just written (or read) with Core: persistent, no SQL.
+
+    The object is as if loaded: nothing to flush, every column set. The identity
+    map is weak, so callers that need it later ``keep`` it.
+    """
+    held = session.identity_map.get(identity_key(cls, values["id"]))
+    if held is not None:
+        return held  # type: ignore[no-any-return]
+    obj = cls(**values)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass
+class _NewOrderContext:
+    customer_ok: bool = False
+    locations: set[int] = field(default_factory=set)
+    primary: int | None = None
+    variants: dict[int, VariantFacts] = field(default_factory=dict)
+    hooks: int = 1
+
+
+def _ctx_arm(kind: str, *cols: Any) -> Any:
+    """One arm of the context UNION: (kind, id, tracking, item id), NULLs typed for PG."""
+    blanks = [cast(null(), String).label("n1"), cast(null(), Integer).label("n2")]
+    return select(literal_column(f"'{kind}'").label("k"), *cols, *blanks[len(cols) - 1 :])
+
+
+_CTX_CUSTOMER = _ctx_arm("c", Customer.id).where(
+    Customer.id == bindparam("customer"), Customer.deleted_at.is_(None)
+)
+_CTX_LOCATIONS = _ctx_arm("l", Location.id).where(
+    Location.id.in_(bindparam("locations", expanding=True)), Location.deleted_at.is_(None)
+)
+_primary = (
+    select(Location.id)
+    .where(Location.deleted_at.is_(None))
+    .order_by(Location.is_primary.desc(), Location.id)
+    .limit(1)
+    .subquery()
+)
+_CTX_PRIMARY = _ctx_arm("p", _primary.c.id)
+_CTX_VARIANTS = _ctx_arm("v", Variant.id, Item.tracking, Variant.item_id).where(
+    Item.id == Variant.item_id,
+    Variant.id.in_(bindparam("variants", expanding=True)),
+    Variant.deleted_at.is_(None),
+)
+_CTX_HOOKS = _ctx_arm("w", webhooks.ENABLED_COUNT)
+_NEW_ORDER = union_all(_CTX_CUSTOMER, _CTX_LOCATIONS, _CTX_VARIANTS, _CTX_HOOKS)
+_NEW_ORDER_PRIMARY = union_all(
+    _CTX_CUSTOMER, _CTX_PRIMARY, _CTX_LOCATIONS, _CTX_VARIANTS, _CTX_HOOKS
+)
+
+
+def _new_order_context(
+    conn: Connection, data: dict[str, Any], rows: list[dict[str, Any]]
+) -> _NewOrderContext:
+    """Customer, locations, variants and the webhook count: one statement."""
+    locations = [_as_int(r.get("location_id")) for r in rows if r.get("location_id")]
+    explicit = bool(data.get("location_id"))
+    if explicit:
+        locations.append(_as_int(data["location_id"]))
+    params = {
+        "customer": _as_int(data.get("customer_id")),
+        "locations": [i for i in locations if i is not None],
+        "variants": [
+            i for i in (_as_int(r.get("variant_id")) for r in rows if isinstance(r, dict)) if i
+        ],
+    }
+    ctx = _NewOrderContext()
+    for kind, ident, tracking, item_id in conn.execute(
+        _NEW_ORDER if explicit else _NEW_ORDER_PRIMARY, params
+    ):
+        if kind == "c":
+            ctx.customer_ok = True
+        elif kind == "l":
+            ctx.locations.add(ident)
+        elif kind == "p":
+            ctx.primary = ident
+        elif kind == "v":
+            ctx.variants[ident] = VariantFacts(ident, item_id, tracking)
+        else:
+            ctx.hooks = int(ident or 0)
+    return ctx
+
+
+def _planned_row(
+    session: Session, ctx: _NewOrderContext, r: dict[str, Any], path: str, now: Any
+) -> tuple[dict[str, Any], rules.RowTracing]:
+    """A new row's values, checked as ``add_row`` checks them (same refusals, same order)."""
+    pre = f"{path}."
+    variant = ctx.variants.get(_as_int(r.get("variant_id")))  # type: ignore[arg-type]
+    if variant is None:
+        variant = variant_facts(session, r.get("variant_id"), f"{pre}variant_id")
+    else:
+        session.info.setdefault(_FACTS, {})[variant.id] = variant
+    qty = rules.check_quantity(
+        Decimal(str(r.get("quantity", 0))), variant.tracking, f"{pre}quantity"
+    )
+    fulfilment = _check_fulfilment(r, pre)
+    loc_id = r.get("location_id")
+    if loc_id and _as_int(loc_id) not in ctx.locations:
+        get(session, Location, loc_id, "Location", path=f"{pre}location_id")
+    t = rules.row_tracing(variant.tracking, qty, Decimal(0), Decimal(0), 0)
+    return {
+        **dict.fromkeys(_ROW_COLUMNS),
+        "variant_id": variant.id,
+        "quantity": qty,
+        "price_per_unit": r.get("price_per_unit"),
+        "location_id": loc_id,
+        "fulfilment": fulfilment,
+        "tracing_status": t.tracing_status,
+        "traced_quantity": t.assigned,
+        "missing_serial_numbers": t.missing_serial_numbers,
+        "created_at": now,
+        "updated_at": now,
+    }, t
+
+
+def _check_fulfilment(r: dict[str, Any], pre: str) -> str:
+    fulfilment = r.get("fulfilment") or "stock"
+    if fulfilment not in ("stock", "order"):
+        raise errors.refuse(
+            errors.VALIDATION_FAILED,
+            "fulfilment is 'stock' (make-to-stock) or 'order' (make-to-order).",
+            path=f"{pre}fulfilment",
+        )
+    return str(fulfilment)
+
+
+_orders, _rows = table(SalesOrder), table(SalesOrderRow)
+_ORDER_COLUMNS = [c.name for c in _orders.c if c.name != "id"]
+_ROW_COLUMNS = [c.name for c in _rows.c if c.name != "id"]
+# SQLite: the order's number comes with its INSERT. The writer holds the database
+# lock (BEGIN IMMEDIATE), and max(id) + 1 is the rowid SQLite would pick itself.
+_next_id = func.coalesce(func.max(_orders.c.id), 0) + 1
+_INSERT_ORDER_SQLITE = (
+    insert(_orders)
+    .from_select(
+        ["id", *_ORDER_COLUMNS],
+        select(
+            _next_id,
+            *[
+                func.coalesce(
+                    bindparam("p_order_no", type_=String),
+                    literal_column("'SO-'", String) + cast(_next_id, String),
+                )
+                if c == "order_no"
+                else bindparam(f"p_{c}", type_=_orders.c[c].type)
+                for c in _ORDER_COLUMNS
+            ],
+        ).select_from(_orders),
+    )
+    .returning(_orders.c.id, _orders.c.order_no)
+)
+_NEXT_ORDER_ID = select(
+    func.nextval(func.pg_get_serial_sequence(literal_column("'sales_orders'"), "id"))
+)
+_INSERT_ORDER = insert(_orders)
+_INSERT_ROW = insert(_rows).returning(_rows.c.id)
+_INSERT_ROWS = insert(_rows).returning(_rows.c.id, sort_by_parameter_order=True)
+
+
+def _insert_order(conn: Connection, values: dict[str, Any]) -> tuple[int, str]:
+    """INSERT the order with its number (``SO-<id>`` unless one was sent): one write."""
+    if conn.dialect.name == "sqlite":
+        oid, number = conn.execute(
+            _INSERT_ORDER_SQLITE, {f"p_{k}": values[k] for k in _ORDER_COLUMNS}
+        ).one()
+        return int(oid), str(number)
+    oid = int(conn.execute(_NEXT_ORDER_ID).scalar_one())
+    number = values["order_no"] or f"SO-{oid}"
+    conn.execute(_INSERT_ORDER, {**values, "id": oid, "order_no": number})
+    return oid, number
 
 
 def _check_customer(session: Session, customer_id: Any) -> None:
@@ -205,13 +438,7 @@ def add_row(
     qty = rules.check_quantity(
         Decimal(str(r.get("quantity", 0))), variant.item.tracking, f"{pre}quantity"
     )
-    fulfilment = r.get("fulfilment") or "stock"
-    if fulfilment not in ("stock", "order"):
-        raise errors.refuse(
-            errors.VALIDATION_FAILED,
-            "fulfilment is 'stock' (make-to-stock) or 'order' (make-to-order).",
-            path=f"{pre}fulfilment",
-        )
+    fulfilment = _check_fulfilment(r, pre)
     loc_id = r.get("location_id")
     if loc_id:
         get(session, Location, loc_id, "Location", path=f"{pre}location_id")
@@ -427,6 +654,43 @@ def variant_of(session: Session, variant_id: Any, path: str = "variant_id") -> V
     return variant
 
 
+@dataclass(frozen=True)
+class VariantFacts:
+    """What a sale needs of a variant: its item and the item's tracking."""
+
+    id: int
+    item_id: int
+    tracking: str
+
+
+_FACTS = "tracelot_sales_variant_facts"  # session.info: variant id -> VariantFacts
+_VARIANT_FACTS = (
+    select(Variant.id, Variant.item_id, Item.tracking)
+    .join(Item, Item.id == Variant.item_id)
+    .where(Variant.id == bindparam("id"), Variant.deleted_at.is_(None))
+)
+
+
+def variant_facts(session: Session, variant_id: Any, path: str = "variant_id") -> VariantFacts:
+    """A variant's item and tracking, read once per session (refuses as ``get`` does)."""
+    cache: dict[int, VariantFacts] = session.info.setdefault(_FACTS, {})
+    key = _as_int(variant_id)
+    facts = cache.get(key) if key is not None else None
+    if facts is None:
+        row = (
+            session.connection().execute(_VARIANT_FACTS, {"id": key}).first()
+            if key is not None
+            else None
+        )
+        if row is None:
+            variant = get(session, Variant, variant_id, "Variant", path=path)  # refuses
+            facts = VariantFacts(variant.id, variant.item_id, variant.item.tracking)
+        else:
+            facts = VariantFacts(row.id, row.item_id, row.tracking)
+        cache[facts.id] = facts
+    return facts
+
+
 def live_rows(session: Session, order_id: int) -> list[SalesOrderRow]:
     return list(
         session.scalars(
@@ -529,118 +793,209 @@ def refresh(session: Session, order: SalesOrder) -> None:
 
     Called once at the end of each use case: rows, tracking mode, held serials,
     batch picks, shipped quantities and shipped serials come from one SELECT
-    with correlated aggregates, each served by an index.
+    with correlated aggregates, each served by an index. Only rows whose cache
+    changes are UPDATEd; the session's objects are given the new values.
     """
-    with session.no_autoflush:
-        found = session.execute(_refresh_query(order.id)).all()
-    facts = [
-        RowFacts(
-            f[0],
-            f.tracking,
-            Decimal(f.held or 0),
-            Decimal(f.picked or 0),
-            Decimal(f.packed or 0),
-            Decimal(f.delivered or 0),
-            int(f.shipped_serials or 0),
+    conn = ledger.connection(session)
+    write_tracing(session, conn, order, conn.execute(_ORDER_STATE, {"oid": order.id}).all())
+
+
+_variants, _items, _picks = table(Variant), table(Item), table(BatchPick)
+_frows, _fulfilments = table(SalesOrderFulfillmentRow), table(SalesOrderFulfillment)
+_links, _serials = table(SerialTransaction), table(Serial)
+
+
+def _row_facts(row_id: Any) -> list[Any]:
+    """Per row: serials held, batch quantity picked, packed, delivered, serials shipped."""
+    live_frow = (
+        select(func.sum(_frows.c.quantity))
+        .join(_fulfilments, _fulfilments.c.id == _frows.c.fulfillment_id)
+        .where(_frows.c.sales_order_row_id == row_id, _fulfilments.c.deleted_at.is_(None))
+    )
+    return [
+        select(func.count())
+        .select_from(_serials)
+        .where(_serials.c.holder_type == ROW, _serials.c.holder_id == row_id)
+        .scalar_subquery()
+        .label("held"),
+        select(func.sum(_picks.c.quantity))
+        .where(_picks.c.resource_type == ROW, _picks.c.resource_id == row_id)
+        .scalar_subquery()
+        .label("picked"),
+        live_frow.where(_fulfilments.c.status == "PACKED").scalar_subquery().label("packed"),
+        live_frow.where(_fulfilments.c.status == "DELIVERED").scalar_subquery().label("delivered"),
+        select(func.count())
+        .select_from(_frows)
+        .join(
+            _links,
+            (_links.c.resource_type == FROW) & (_links.c.resource_id == _frows.c.id),
         )
-        for f in found
+        .where(
+            _frows.c.sales_order_row_id == row_id,
+            _links.c.is_active.is_(True),
+            _links.c.quantity_change == -1,
+        )
+        .scalar_subquery()
+        .label("shipped_serials"),
     ]
-    apply_tracing(order, facts)
-    session.flush()
+
+
+# The order, its live rows with their items' tracking and facts, and the webhook count:
+# what a fulfilment checks and what ``refresh`` computes from, in one statement.
+_ORDER_STATE = (
+    select(
+        *[c.label(f"o_{c.name}") for c in _orders.c],
+        *[c.label(f"r_{c.name}") for c in _rows.c],
+        _items.c.tracking,
+        _variants.c.item_id,
+        *_row_facts(_rows.c.id),
+        webhooks.ENABLED_COUNT.label("hooks"),
+    )
+    .select_from(_orders)
+    .outerjoin(_rows, (_rows.c.sales_order_id == _orders.c.id) & _rows.c.deleted_at.is_(None))
+    .outerjoin(_variants, _variants.c.id == _rows.c.variant_id)
+    .outerjoin(_items, _items.c.id == _variants.c.item_id)
+    .where(_orders.c.id == bindparam("oid"))
+    .order_by(_rows.c.id)
+)
+_UPDATE_ROW_TRACING = (
+    update(_rows)
+    .where(_rows.c.id == bindparam("rid"))
+    .values(
+        tracing_status=bindparam("ts"),
+        traced_quantity=bindparam("tq", type_=_rows.c.traced_quantity.type),
+        missing_serial_numbers=bindparam("ms"),
+        updated_at=bindparam("now", type_=_rows.c.updated_at.type),
+    )
+)
+_UPDATE_ORDER_TRACING = (
+    update(_orders)
+    .where(_orders.c.id == bindparam("oid"))
+    .values(
+        status=bindparam("st"),
+        tracing_status=bindparam("ts"),
+        missing_serial_numbers=bindparam("ms"),
+        updated_at=bindparam("now", type_=_orders.c.updated_at.type),
+    )
+)
 
 
 @dataclass
-class RowFacts:
-    """What a row's tracing status is computed from."""
+class RowState:
+    """A live row of an order with what its shipping and tracing follow from."""
 
     row: SalesOrderRow
     tracking: str
-    held: Decimal = Decimal(0)
-    picked: Decimal = Decimal(0)
-    packed: Decimal = Decimal(0)
-    delivered: Decimal = Decimal(0)
-    shipped_serials: int = 0
+    item_id: int
+    held: Decimal
+    picked: Decimal
+    packed: Decimal
+    delivered: Decimal
+    shipped_serials: int
+
+    @property
+    def shipping(self) -> rules.RowShipping:
+        return rules.RowShipping(self.row.quantity, self.packed, self.delivered)
 
 
-def apply_tracing(order: SalesOrder, facts: list[RowFacts]) -> None:
-    """Set rows' and the order's cached status from the facts (no queries)."""
-    ships, statuses, missing = [], [], 0
-    for f in facts:
-        r = f.row
-        ship = rules.RowShipping(r.quantity, f.packed, f.delivered)
-        assigned = f.held if f.tracking == "serial" else f.picked
-        t = rules.row_tracing(f.tracking, r.quantity, assigned, ship.shipped, f.shipped_serials)
-        _set(r, "tracing_status", t.tracing_status)
-        _set(r, "traced_quantity", t.assigned)
-        _set(r, "missing_serial_numbers", t.missing_serial_numbers)
+@dataclass
+class OrderState:
+    order: SalesOrder
+    rows: dict[int, RowState]
+
+
+def order_state(session: Session, order_id: Any, path: str = "sales_order_id") -> OrderState:
+    """The order (refused as ``get`` refuses), its live rows and their facts: one read.
+
+    The session gets the order and rows as ORM objects (no more SQL for them), and
+    the webhook count, so events of a use case with no webhooks cost no SELECT.
+    """
+    conn = ledger.connection(session)
+    oid = _as_int(order_id)
+    found = conn.execute(_ORDER_STATE, {"oid": oid}).all() if oid is not None else []
+    if not found or found[0].o_deleted_at is not None:
+        get(session, SalesOrder, order_id, "Sales order", path=path)  # refuses
+        found = conn.execute(_ORDER_STATE, {"oid": oid}).all()  # it appeared meanwhile
+    head = found[0]._mapping
+    order = attach(session, SalesOrder, {c.name: head[f"o_{c.name}"] for c in _orders.c})
+    webhooks.prime(session, head["hooks"])
+    rows: dict[int, RowState] = {}
+    for f in found:
+        m = f._mapping
+        if m["r_id"] is None:
+            continue
+        row = attach(session, SalesOrderRow, {c.name: m[f"r_{c.name}"] for c in _rows.c})
+        rows[row.id] = RowState(
+            row,
+            m["tracking"],
+            m["item_id"],
+            Decimal(m["held"] or 0),
+            Decimal(m["picked"] or 0),
+            Decimal(m["packed"] or 0),
+            Decimal(m["delivered"] or 0),
+            int(m["shipped_serials"] or 0),
+        )
+        session.info.setdefault(_FACTS, {}).setdefault(
+            row.variant_id, VariantFacts(row.variant_id, m["item_id"], m["tracking"])
+        )
+    keep(session, order, *(r.row for r in rows.values()))
+    return OrderState(order, rows)
+
+
+def write_tracing(session: Session, conn: Connection, order: SalesOrder, found: Any) -> None:
+    """Set rows' and the order's cached status from ``_ORDER_STATE`` rows (after writes)."""
+    now = utcnow()
+    ships, statuses, missing, changed = [], [], 0, []
+    for f in found:
+        if f.r_id is None:
+            continue
+        ship = rules.RowShipping(f.r_quantity, Decimal(f.packed or 0), Decimal(f.delivered or 0))
+        assigned = Decimal(f.held or 0) if f.tracking == "serial" else Decimal(f.picked or 0)
+        t = rules.row_tracing(
+            f.tracking, f.r_quantity, assigned, ship.shipped, int(f.shipped_serials or 0)
+        )
+        if (f.r_tracing_status, f.r_traced_quantity, f.r_missing_serial_numbers) != (
+            t.tracing_status,
+            t.assigned,
+            t.missing_serial_numbers,
+        ):
+            changed.append(
+                {
+                    "rid": f.r_id,
+                    "ts": t.tracing_status,
+                    "tq": t.assigned,
+                    "ms": t.missing_serial_numbers,
+                    "now": now,
+                }
+            )
         ships.append(ship)
         statuses.append(t.tracing_status)
         missing += t.missing_serial_numbers
-    order.status = rules.order_status(ships, order.status)
-    order.tracing_status = rules.order_tracing(statuses)
-    order.missing_serial_numbers = missing
-    order.updated_at = utcnow()
-
-
-def _set(obj: Any, attr: str, value: Any) -> None:
-    """Assign only a changed value, so an unchanged row is not UPDATEd."""
-    if getattr(obj, attr) != value:
-        setattr(obj, attr, value)
-
-
-def _refresh_query(order_id: int) -> Any:
-    from tracelot.db.models import Item
-
-    row_id = SalesOrderRow.id
-    live_frow = (
-        select(func.sum(SalesOrderFulfillmentRow.quantity))
-        .join(
-            SalesOrderFulfillment,
-            SalesOrderFulfillment.id == SalesOrderFulfillmentRow.fulfillment_id,
-        )
-        .where(
-            SalesOrderFulfillmentRow.sales_order_row_id == row_id,
-            SalesOrderFulfillment.deleted_at.is_(None),
-        )
+    status = rules.order_status(ships, order.status)
+    tracing = rules.order_tracing(statuses)
+    if changed:
+        conn.execute(_UPDATE_ROW_TRACING, changed)
+    conn.execute(
+        _UPDATE_ORDER_TRACING,
+        {"oid": order.id, "st": status, "ts": tracing, "ms": missing, "now": now},
     )
-    return (
-        select(
-            SalesOrderRow,
-            Item.tracking.label("tracking"),
-            select(func.count())
-            .where(Serial.holder_type == ROW, Serial.holder_id == row_id)
-            .scalar_subquery()
-            .label("held"),
-            select(func.sum(BatchPick.quantity))
-            .where(BatchPick.resource_type == ROW, BatchPick.resource_id == row_id)
-            .scalar_subquery()
-            .label("picked"),
-            live_frow.where(SalesOrderFulfillment.status == "PACKED")
-            .scalar_subquery()
-            .label("packed"),
-            live_frow.where(SalesOrderFulfillment.status == "DELIVERED")
-            .scalar_subquery()
-            .label("delivered"),
-            select(func.count())
-            .select_from(SalesOrderFulfillmentRow)
-            .join(
-                SerialTransaction,
-                (SerialTransaction.resource_type == FROW)
-                & (SerialTransaction.resource_id == SalesOrderFulfillmentRow.id),
-            )
-            .where(
-                SalesOrderFulfillmentRow.sales_order_row_id == row_id,
-                SerialTransaction.is_active.is_(True),
-                SerialTransaction.quantity_change == -1,
-            )
-            .scalar_subquery()
-            .label("shipped_serials"),
-        )
-        .join(Variant, Variant.id == SalesOrderRow.variant_id)
-        .join(Item, Item.id == Variant.item_id)
-        .where(SalesOrderRow.sales_order_id == order_id, SalesOrderRow.deleted_at.is_(None))
-        .order_by(SalesOrderRow.id)
-    )
+    for attr, value in (
+        ("status", status),
+        ("tracing_status", tracing),
+        ("missing_serial_numbers", missing),
+        ("updated_at", now),
+    ):
+        set_committed_value(order, attr, value)
+    for c in changed:
+        row = session.identity_map.get(identity_key(SalesOrderRow, c["rid"]))
+        if row is not None:
+            for attr, key in (
+                ("tracing_status", "ts"),
+                ("traced_quantity", "tq"),
+                ("missing_serial_numbers", "ms"),
+                ("updated_at", "now"),
+            ):
+                set_committed_value(row, attr, c[key])
 
 
 # --- serial assignment -----------------------------------------------------------------------
@@ -656,12 +1011,15 @@ def assign_serials(
     join: bool = True,
     while_shipping: bool = False,
     known: dict[int, Any] | None = None,
+    held_now: int | None = None,
 ) -> list[int]:
     """Hold serials for the row (conditional, all or none); they join PACKED fulfilments.
 
     The serials are read once (variant, holder, status, hold) and every check
     runs on that read. While a fulfilment is being created, it refreshes the
-    order once at its end, so this does not.
+    order once at its end, so this does not. ``held_now``: how many serials the
+    row held when this transaction read it; where writers take turns (SQLite)
+    that is still true, and the row is neither locked nor counted again.
     """
     order = session.get(SalesOrder, row.sales_order_id)
     assert order is not None
@@ -677,7 +1035,9 @@ def assign_serials(
     if not new:
         return []
     quantity = lock_row(session, row)
-    held = int(_assigned(session, row, "serial"))
+    if held_now is None or not serialised(session):
+        held_now = int(_assigned(session, row, "serial"))
+    held = held_now
     if held + len(new) > quantity:
         raise errors.refuse(
             errors.QUANTITY_EXCEEDED,
@@ -702,37 +1062,60 @@ def lock_row(session: Session, row: SalesOrderRow) -> Decimal:
     Counting a row's serials and then holding more is read-then-write: two
     concurrent assignments to one row must take turns, or both could fit. On
     PostgreSQL this is ``SELECT ... FOR UPDATE``; SQLite already runs one writer
-    at a time (BEGIN IMMEDIATE) and renders no FOR UPDATE.
+    at a time (BEGIN IMMEDIATE), so the row cannot change under this transaction
+    and its quantity is the session's.
     """
+    if serialised(session):
+        return Decimal(row.quantity)
     quantity = session.scalar(
         select(SalesOrderRow.quantity).where(SalesOrderRow.id == row.id).with_for_update()
     )
     return Decimal(quantity if quantity is not None else row.quantity)
 
 
-def serial_variant(session: Session, variant_id: int, path: str) -> Variant:
-    """``serials.serial_variant`` over the session's kept variant."""
-    variant = variant_of(session, variant_id, path)
-    if variant.item.tracking != "serial":
-        return serials.serial_variant(session, variant_id, path)  # refuses with its message
-    return variant
+def serialised(session: Session) -> bool:
+    """Whether write transactions take turns (SQLite's BEGIN IMMEDIATE): what one read
+    at the start of the transaction saw stays true until it commits, but for its own writes."""
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def serial_variant(session: Session, variant_id: int, path: str) -> VariantFacts:
+    """``serials.serial_variant`` over the session's variant facts."""
+    facts = variant_facts(session, variant_id, path)
+    if facts.tracking != "serial":
+        serials.serial_variant(session, variant_id, path)  # refuses with its message
+    return facts
+
+
+_SERIAL_CHECK = select(
+    _serials.c.id,
+    _serials.c.variant_id,
+    _serials.c.serial_number,
+    _serials.c.status,
+    _serials.c.holder_type,
+    _serials.c.holder_id,
+    _serials.c.hold_reason,
+)
+_SERIALS_BY_ID = _SERIAL_CHECK.where(_serials.c.id.in_(bindparam("ids", expanding=True)))
+SERIALS_BY_NUMBER = _SERIAL_CHECK.where(
+    _serials.c.item_id == bindparam("item"),
+    _serials.c.serial_number.in_(bindparam("numbers", expanding=True)),
+)
 
 
 def _check_of_variant(
-    session: Session, variant_id: int, serial_ids: list[int], path: str
+    session: Session,
+    variant_id: int,
+    serial_ids: list[int],
+    path: str,
+    rows: Any = None,
 ) -> dict[int, Any]:
-    """One read of the serials; refuse unknown ids and other variants' serials by name."""
-    rows = session.execute(
-        select(
-            Serial.id,
-            Serial.variant_id,
-            Serial.serial_number,
-            Serial.status,
-            Serial.holder_type,
-            Serial.holder_id,
-            Serial.hold_reason,
-        ).where(Serial.id.in_(list(serial_ids)))
-    ).all()
+    """One read of the serials; refuse unknown ids and other variants' serials by name.
+
+    ``rows``: the serials read already (``SERIALS_BY_NUMBER``), checked the same way.
+    """
+    if rows is None:
+        rows = ledger.connection(session).execute(_SERIALS_BY_ID, {"ids": list(serial_ids)}).all()
     found = {r.id: r for r in rows}
     details = [
         errors.Detail(path, errors.MISSING, f"Serial number id {i} does not exist.")
@@ -993,51 +1376,69 @@ def set_batch_picks(
     webhooks.emit(session, "batch.updated", "sales_order_row", row.id, order.tracing_status)
 
 
+def _held_elsewhere_stmt(some_batches: bool) -> Any:
+    place = func.coalesce(_rows.c.location_id, _orders.c.location_id)
+    shipped = (  # what the picking row has shipped of the picked batch (reverts net out)
+        select(func.sum(_moves.c.quantity))
+        .select_from(_frows)
+        .join(
+            _moves,
+            (_moves.c.resource_type == FROW) & (_moves.c.resource_id == _frows.c.id),
+        )
+        .where(
+            _frows.c.sales_order_row_id == _picks.c.resource_id,
+            _moves.c.batch_id == _picks.c.batch_id,
+        )
+        .scalar_subquery()
+    )
+    stmt = (
+        select(_picks.c.batch_id, _picks.c.quantity, shipped.label("shipped"))
+        .join(_rows, _rows.c.id == _picks.c.resource_id)
+        .join(_orders, _orders.c.id == _rows.c.sales_order_id)
+        .where(
+            _picks.c.resource_type == ROW,
+            _rows.c.variant_id == bindparam("variant"),
+            _rows.c.id != bindparam("row"),
+            _rows.c.deleted_at.is_(None),
+            _orders.c.deleted_at.is_(None),
+            place == bindparam("loc"),
+        )
+    )
+    if some_batches:
+        stmt = stmt.where(_picks.c.batch_id.in_(bindparam("batches", expanding=True)))
+    return stmt
+
+
+_moves = table(Movement)
+_HELD_ELSEWHERE = _held_elsewhere_stmt(False)
+_HELD_ELSEWHERE_IN = _held_elsewhere_stmt(True)
+
+
 def batches_held_elsewhere(
-    session: Session, variant_id: int, location_id: int, row_id: int
+    session: Session,
+    variant_id: int,
+    location_id: int,
+    row_id: int,
+    *,
+    batch_ids: list[int] | None = None,
 ) -> dict[int, Decimal]:
     """Per batch at the place: what other open sales rows picked and have not shipped.
 
     Batch picks hold stock the way serial holds do (SPEC §3), so neither the FEFO
-    proposal nor another row may take it. Two grouped queries, whatever the count.
+    proposal nor another row may take it. One statement; ``batch_ids`` limits it
+    to those batches (what the caller looks at), read through the picks' batch index.
     """
-    place = func.coalesce(SalesOrderRow.location_id, SalesOrder.location_id)
-    picks = session.execute(
-        select(BatchPick.resource_id, BatchPick.batch_id, BatchPick.quantity)
-        .join(SalesOrderRow, SalesOrderRow.id == BatchPick.resource_id)
-        .join(SalesOrder, SalesOrder.id == SalesOrderRow.sales_order_id)
-        .where(
-            BatchPick.resource_type == ROW,
-            SalesOrderRow.variant_id == variant_id,
-            SalesOrderRow.id != row_id,
-            SalesOrderRow.deleted_at.is_(None),
-            SalesOrder.deleted_at.is_(None),
-            place == location_id,
-        )
-    ).all()
-    if not picks:
-        return {}
-    shipped = {
-        (r, b): -Decimal(q)
-        for r, b, q in session.execute(
-            select(
-                SalesOrderFulfillmentRow.sales_order_row_id,
-                Movement.batch_id,
-                func.sum(Movement.quantity),
-            )
-            .join(
-                Movement,
-                (Movement.resource_type == FROW)
-                & (Movement.resource_id == SalesOrderFulfillmentRow.id),
-            )
-            .where(SalesOrderFulfillmentRow.sales_order_row_id.in_({p[0] for p in picks}))
-            .group_by(SalesOrderFulfillmentRow.sales_order_row_id, Movement.batch_id)
-        )
-    }
+    params: dict[str, Any] = {"variant": variant_id, "row": row_id, "loc": location_id}
+    if batch_ids is not None:
+        if not batch_ids:
+            return {}
+        params["batches"] = batch_ids
     held: dict[int, Decimal] = defaultdict(Decimal)
-    for rid, bid, qty in picks:
+    for bid, qty, shipped in ledger.connection(session).execute(
+        _HELD_ELSEWHERE if batch_ids is None else _HELD_ELSEWHERE_IN, params
+    ):
         if bid is not None:
-            held[bid] += max(Decimal(0), Decimal(qty) - shipped.get((rid, bid), Decimal(0)))
+            held[bid] += max(Decimal(0), Decimal(qty) + Decimal(shipped or 0))
     return dict(held)
 
 
