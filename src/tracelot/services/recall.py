@@ -40,12 +40,12 @@ def report(
     """The whole forward trace: every reached node and every shipment line (grouped in
     SQL, never per unit), customers summed per line; no genealogy links (the trace
     picture's, not the report's)."""
-    with _no_cycle_collection():
+    with no_cycle_collection():
         return _report(session, batch_ids, serial_ids)
 
 
 @contextmanager
-def _no_cycle_collection() -> Iterator[None]:
+def no_cycle_collection() -> Iterator[None]:
     """The cyclic garbage collector paused while a report is built: it walked the
     hundreds of thousands of fresh (acyclic) dicts of a large recall again and again,
     a fifth of its time. Reference counting still frees everything; the pause ends with

@@ -392,22 +392,18 @@ def reached(session: Session, start: list[Node], direction: str) -> Reached:
     while seeds:
         tree = reach(session, seeds, direction, first)
         last = first + MAX_LEVELS
-        fresh = []
-        for batch_id, serial_id, variant_id, level, deepest in ctx.rows(
-            session, select(tree.c.batch_id, tree.c.serial_id, *list(tree.c)[2:])
-        ):
-            kind, known, key = (
-                ("batches", out.batches, batch_id)
-                if batch_id is not None
-                else ("serials", out.serials, serial_id)
-            )
-            out.capped = out.capped or deepest >= last
-            if key in known:  # met again in a later round: already counted, nearer
-                continue
-            if level == last:
-                fresh.append(Node(batch_id, serial_id))
-            known[key] = level
-            out.per_variant[(variant_id, kind)] += 1
+        rows = ctx.rows(session, select(tree.c.batch_id, tree.c.serial_id, *list(tree.c)[2:]))
+        # Comprehensions, not a loop with a branch per row: a recall reaches 100,000 units.
+        # A node met again in a later round is already counted, nearer.
+        new_b = [(b, v, lv) for b, _, v, lv, _ in rows if b is not None and b not in out.batches]
+        new_s = [(s, v, lv) for b, s, v, lv, _ in rows if b is None and s not in out.serials]
+        out.capped = out.capped or any(r[4] >= last for r in rows)
+        out.batches.update({b: lv for b, _, lv in new_b})
+        out.serials.update({s: lv for s, _, lv in new_s})
+        out.per_variant.update([(v, "batches") for _, v, _ in new_b])
+        out.per_variant.update([(v, "serials") for _, v, _ in new_s])
+        fresh = [Node(batch_id=b) for b, _, lv in new_b if lv == last]
+        fresh += [Node(serial_id=s) for s, _, lv in new_s if lv == last]
         seeds, first = fresh, last
     return out
 
@@ -569,6 +565,13 @@ def describe_nodes(
 
 
 Names = dict[int, tuple[Any, Any, Any]]
+PRODUCT_KEYS = ("sku", "item_name", "uom")
+NO_PRODUCT = dict.fromkeys(PRODUCT_KEYS)
+
+
+def _products(names: Names) -> dict[int, dict[str, Any]]:
+    """sku, item name and unit per product, to merge into each node of it."""
+    return {v: dict(zip(PRODUCT_KEYS, n, strict=True)) for v, n in names.items()}
 
 
 def _describe_batches(
@@ -582,17 +585,15 @@ def _describe_batches(
         Batch.supplier_lot,
         Batch.hold_reason,
     ).where(ctx.ids_in(session, Batch.id, ids))
-    none = (None, None, None)
+    levels, products = found.batches, _products(names)
     return {
         (0, i): {
-            "level": found.batches[i],
+            "level": levels[i],
             "kind": "batch",
             "batch_id": i,
             "batch_number": number,
             "variant_id": v,
-            "sku": names.get(v, none)[0],
-            "item_name": names.get(v, none)[1],
-            "uom": names.get(v, none)[2],
+            **products.get(v, NO_PRODUCT),
             "expiration_date": expiry,
             "supplier_lot": supplier_lot,
             "hold_reason": hold,
@@ -612,17 +613,15 @@ def _describe_serials(
         Serial.location_id,
         Serial.hold_reason,
     ).where(ctx.ids_in(session, Serial.id, ids))
-    none = (None, None, None)
+    levels, products = found.serials, _products(names)
     return {
         (1, i): {
-            "level": found.serials[i],
+            "level": levels[i],
             "kind": "serial",
             "serial_number_id": i,
             "serial_number": number,
             "variant_id": v,
-            "sku": names.get(v, none)[0],
-            "item_name": names.get(v, none)[1],
-            "uom": names.get(v, none)[2],
+            **products.get(v, NO_PRODUCT),
             "status": status,
             "location_id": location_id,
             "hold_reason": hold,

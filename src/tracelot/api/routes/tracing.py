@@ -195,7 +195,8 @@ def _json_text(report: dict[str, Any]) -> str:
             ) or ""
         return done
 
-    return json.dumps(_no_nulls(report), default=encode)
+    with recall.no_cycle_collection():  # the copies are as many fresh dicts as the report's
+        return json.dumps(_no_nulls(report), default=encode)
 
 
 _NESTED = (dict, list)
