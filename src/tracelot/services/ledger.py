@@ -15,14 +15,53 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, exists, func, insert, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from tracelot.db.base import UtcDateTime, utcnow
 from tracelot.db.models import Batch, Location, Movement, Serial, SerialTransaction, Stock, Variant
-from tracelot.db.sql import table, upsert
+from tracelot.db.sql import CHUNK, table, upsert
 from tracelot.domain import errors
 from tracelot.services import holds
+
+
+class unindexed(ColumnElement[Any]):  # noqa: N801 - reads as a function in a WHERE clause
+    """A column SQLite must not pick an index for (``+col``); other databases see ``col``.
+
+    Without statistics SQLite prefers an index on a few equality columns (say variant,
+    location, status: every serial on hand) to five primary keys named in an IN list.
+    """
+
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]  # the cache key
+
+    def __init__(self, column: ColumnElement[Any]) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(unindexed)
+def _plain(element: unindexed, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column, **kw))
+
+
+@compiles(unindexed, "sqlite")
+def _plus(element: unindexed, compiler: Any, **kw: Any) -> str:
+    return "+" + str(compiler.process(element.column, **kw))
+
 
 EPSILON = Decimal("0.0000005")
 ON_HAND = ("in_stock", "reserved")
@@ -168,30 +207,45 @@ _MOVE = (
     .returning(_movements.c.id)
 )
 _moved = select(_links.c.serial_id).where(_links.c.movement_id == bindparam("mid"))
-_SERIALS_OUT = (
-    update(_serials)
-    .where(
-        _serials.c.id.in_(_moved.scalar_subquery()),
-        _serials.c.variant_id == bindparam("v"),
-        _serials.c.location_id == bindparam("loc"),
-        _serials.c.status.in_(ON_HAND),
+_ids: Any = bindparam("ids", expanding=True)
+
+
+def _serials_out(ids: Any) -> Any:
+    return (
+        update(_serials)
+        .where(  # by primary key; the rest is the condition, checked by row count
+            _serials.c.id.in_(ids),
+            unindexed(_serials.c.variant_id) == bindparam("v"),
+            unindexed(_serials.c.location_id) == bindparam("loc"),
+            unindexed(_serials.c.status).in_(ON_HAND),
+        )
+        .values(status=bindparam("out"), location_id=None, updated_at=_WHEN)
     )
-    .values(status=bindparam("out"), location_id=None, updated_at=_WHEN)
-)
-_SERIALS_OUT_UNHELD = _SERIALS_OUT.where(_serials.c.hold_reason.is_(None))
-_SERIALS_IN = (
-    update(_serials)
-    .where(
-        _serials.c.id.in_(_moved.scalar_subquery()),
-        _serials.c.variant_id == bindparam("v"),
-        _serials.c.status.not_in(ON_HAND),
+
+
+def _serials_in(ids: Any) -> Any:
+    return (
+        update(_serials)
+        .where(
+            _serials.c.id.in_(ids),
+            unindexed(_serials.c.variant_id) == bindparam("v"),
+            unindexed(_serials.c.status).not_in(ON_HAND),
+        )
+        .values(
+            status=case((_serials.c.holder_type.is_(None), "in_stock"), else_="reserved"),
+            location_id=bindparam("loc"),
+            updated_at=_WHEN,
+        )
     )
-    .values(
-        status=case((_serials.c.holder_type.is_(None), "in_stock"), else_="reserved"),
-        location_id=bindparam("loc"),
-        updated_at=_WHEN,
-    )
-)
+
+
+# Serials named by id (a list of up to CHUNK: their primary keys, whatever the other
+# conditions' indexes offer), or through the movement's links (a receipt of thousands).
+_SERIALS_OUT = {False: _serials_out(_ids), True: _serials_out(_moved.scalar_subquery())}
+_SERIALS_OUT_UNHELD = {
+    k: v.where(_serials.c.hold_reason.is_(None)) for k, v in _SERIALS_OUT.items()
+}
+_SERIALS_IN = {False: _serials_in(_ids), True: _serials_in(_moved.scalar_subquery())}
 _HOLD = (
     update(_serials)
     .where(
@@ -338,12 +392,17 @@ def _move_serials(
             for sid in ch.serial_ids
         ],
     )
-    params = {"mid": movement_id, "v": ch.variant_id, "loc": ch.location_id, "when": doc.when}
+    params: dict[str, Any] = {"v": ch.variant_id, "loc": ch.location_id, "when": doc.when}
+    many = len(ch.serial_ids) > CHUNK
+    if many:
+        params["mid"] = movement_id
+    else:
+        params["ids"] = list(ch.serial_ids)
     if direction < 0:
-        stmt = _SERIALS_OUT_UNHELD if blocked else _SERIALS_OUT
+        stmt = (_SERIALS_OUT_UNHELD if blocked else _SERIALS_OUT)[many]
         params["out"] = doc.serial_status_out
     else:
-        stmt = _SERIALS_IN
+        stmt = _SERIALS_IN[many]
     changed = conn.execute(stmt, params).rowcount
     if changed != len(ch.serial_ids):
         if blocked:  # a serial on hold is named as such, before any other problem

@@ -825,13 +825,14 @@ def _row_facts(row_id: Any) -> list[Any]:
         live_frow.where(_fulfilments.c.status == "PACKED").scalar_subquery().label("packed"),
         live_frow.where(_fulfilments.c.status == "DELIVERED").scalar_subquery().label("delivered"),
         select(func.count())
-        .select_from(_frows)
-        .join(
-            _links,
-            (_links.c.resource_type == FROW) & (_links.c.resource_id == _frows.c.id),
-        )
-        .where(
-            _frows.c.sales_order_row_id == row_id,
+        .select_from(_links)
+        .where(  # the row's fulfilment rows first, then their links (resource index)
+            _links.c.resource_type == FROW,
+            _links.c.resource_id.in_(
+                select(_frows.c.id)
+                .where(_frows.c.sales_order_row_id == row_id)
+                .correlate(_rows)  # the enclosing statement's row, two levels out
+            ),
             _links.c.is_active.is_(True),
             _links.c.quantity_change == -1,
         )
@@ -1396,7 +1397,6 @@ def _held_elsewhere_stmt(some_batches: bool) -> Any:
         .join(_rows, _rows.c.id == _picks.c.resource_id)
         .join(_orders, _orders.c.id == _rows.c.sales_order_id)
         .where(
-            _picks.c.resource_type == ROW,
             _rows.c.variant_id == bindparam("variant"),
             _rows.c.id != bindparam("row"),
             _rows.c.deleted_at.is_(None),
@@ -1404,8 +1404,13 @@ def _held_elsewhere_stmt(some_batches: bool) -> Any:
             place == bindparam("loc"),
         )
     )
-    if some_batches:
-        stmt = stmt.where(_picks.c.batch_id.in_(bindparam("batches", expanding=True)))
+    if some_batches:  # the picks of those batches (batch index), not every sales row's
+        stmt = stmt.where(
+            _picks.c.batch_id.in_(bindparam("batches", expanding=True)),
+            ledger.unindexed(_picks.c.resource_type) == ROW,
+        )
+    else:
+        stmt = stmt.where(_picks.c.resource_type == ROW)
     return stmt
 
 
