@@ -9,10 +9,8 @@ document they revert (a reverted delivery un-ships).
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -30,6 +28,7 @@ INFLOW = {"receipt", "production", "import"}
 ON_HAND = ("in_stock", "reserved")
 ZERO = Decimal(0)
 ZERO_DATE = datetime.min
+no_cycle_collection = tracing.no_cycle_collection  # also for the report's JSON
 
 
 def report(
@@ -42,21 +41,6 @@ def report(
     picture's, not the report's)."""
     with no_cycle_collection():
         return _report(session, batch_ids, serial_ids)
-
-
-@contextmanager
-def no_cycle_collection() -> Iterator[None]:
-    """The cyclic garbage collector paused while a report is built: it walked the
-    hundreds of thousands of fresh (acyclic) dicts of a large recall again and again,
-    a fifth of its time. Reference counting still frees everything; the pause ends with
-    the report, also on error."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _report(

@@ -17,8 +17,10 @@ Document details (order numbers, customers, suppliers) come from
 from __future__ import annotations
 
 import functools
+import gc
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import SimpleNamespace
@@ -467,6 +469,22 @@ def _names(session: Session, nodes: set[tuple[str, int]]) -> list[str]:
 # --- traces ----------------------------------------------------------------------------
 
 
+@contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """The cyclic garbage collector paused while a trace or report is built: it walked
+    the thousands (a recall: hundreds of thousands) of fresh, acyclic dicts and rows again
+    and again, a fifth of a recall's time and the slowest tenth of forward traces.
+    Reference counting still frees everything; the pause ends with the block, also on
+    error."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def trace(
     session: Session,
     start: list[Node],
@@ -478,6 +496,13 @@ def trace(
     Backward: everything that went into it, down to receipts (supplier lots).
     Totals, levels and products cover the whole trace; nodes and events are one page
     (``limit=None``: all of them). A fixed number of statements however far it reaches."""
+    with no_cycle_collection():
+        return _trace(session, start, direction, limit, page)
+
+
+def _trace(
+    session: Session, start: list[Node], direction: str, limit: int | None, page: int
+) -> Trace:
     if direction not in ("forward", "backward"):
         raise errors.refuse(
             errors.VALIDATION_FAILED, "direction must be 'forward' or 'backward'.", path="direction"
