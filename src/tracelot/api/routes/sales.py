@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import Field
 from sqlalchemy import select
 
@@ -144,45 +145,42 @@ def rows_out(db: Db, rows: list[SalesOrderRow]) -> list[dict[str, Any]]:
     ):
         if hid is not None:
             held[hid].append(sid)
-    picks: dict[int, list[BatchPick]] = defaultdict(list)
+    picks: dict[int, list[tuple[int | None, Decimal]]] = defaultdict(list)
     for p in db.scalars(
         select(BatchPick).where(
             BatchPick.resource_type == sales.ROW, BatchPick.resource_id.in_(ids)
         )
     ):
-        picks[p.resource_id].append(p)
-    return [
-        clean(
-            {
-                "id": r.id,
-                "sales_order_id": r.sales_order_id,
-                "variant_id": r.variant_id,
-                "quantity": num(r.quantity),
-                "price_per_unit": dec(r.price_per_unit),
-                "total": float(r.price_per_unit * r.quantity)
-                if r.price_per_unit is not None
-                else None,
-                "location_id": r.location_id,
-                "fulfilment": r.fulfilment,
-                "linked_manufacturing_order_id": r.linked_manufacturing_order_id,
-                "serial_numbers": held[r.id],
-                "serial_number_transactions": [
-                    {"serial_number_id": s, "quantity": 1} for s in held[r.id]
-                ],
-                "batch_transactions": [
-                    {"batch_id": p.batch_id, "quantity": float(p.quantity)} for p in picks[r.id]
-                ],
-                "attributes": [],
-                "missing_serial_numbers": r.missing_serial_numbers,
-                "tracing_status": r.tracing_status,
-                "traced_quantity": num(r.traced_quantity),
-                "created_at": iso(r.created_at),
-                "updated_at": iso(r.updated_at),
-                "deleted_at": iso(r.deleted_at),
-            }
-        )
-        for r in rows
-    ]
+        picks[p.resource_id].append((p.batch_id, p.quantity))
+    return [_row_dict(r, held[r.id], picks[r.id]) for r in rows]
+
+
+def _row_dict(
+    r: SalesOrderRow, held: list[int], picks: list[tuple[int | None, Decimal]]
+) -> dict[str, Any]:
+    return clean(
+        {
+            "id": r.id,
+            "sales_order_id": r.sales_order_id,
+            "variant_id": r.variant_id,
+            "quantity": num(r.quantity),
+            "price_per_unit": dec(r.price_per_unit),
+            "total": float(r.price_per_unit * r.quantity) if r.price_per_unit is not None else None,
+            "location_id": r.location_id,
+            "fulfilment": r.fulfilment,
+            "linked_manufacturing_order_id": r.linked_manufacturing_order_id,
+            "serial_numbers": held,
+            "serial_number_transactions": [{"serial_number_id": s, "quantity": 1} for s in held],
+            "batch_transactions": [{"batch_id": b, "quantity": float(q)} for b, q in picks],
+            "attributes": [],
+            "missing_serial_numbers": r.missing_serial_numbers,
+            "tracing_status": r.tracing_status,
+            "traced_quantity": num(r.traced_quantity),
+            "created_at": iso(r.created_at),
+            "updated_at": iso(r.updated_at),
+            "deleted_at": iso(r.deleted_at),
+        }
+    )
 
 
 def orders_out(db: Db, orders: list[SalesOrder]) -> list[dict[str, Any]]:
@@ -267,7 +265,7 @@ def fulfilment_out(db: Db, f: SalesOrderFulfillment) -> dict[str, Any]:
         shipped[rid].append(sid)
     from tracelot.db.models import Movement
 
-    batches: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    batches: dict[int, list[tuple[int, Decimal]]] = defaultdict(list)
     for m in db.execute(
         select(Movement.resource_id, Movement.batch_id, Movement.quantity).where(
             Movement.resource_type == sales.FROW,
@@ -276,7 +274,21 @@ def fulfilment_out(db: Db, f: SalesOrderFulfillment) -> dict[str, Any]:
             Movement.batch_id.is_not(None),
         )
     ):
-        batches[m.resource_id].append({"batch_id": m.batch_id, "quantity": float(-m.quantity)})
+        batches[m.resource_id].append((m.batch_id, -m.quantity))
+    return _fulfilment_dict(
+        f,
+        [
+            fulfillments.ShippedRow(
+                fr.id, fr.sales_order_row_id, fr.quantity, shipped[fr.id], batches[fr.id]
+            )
+            for fr in frows
+        ],
+    )
+
+
+def _fulfilment_dict(
+    f: SalesOrderFulfillment, frows: list[fulfillments.ShippedRow]
+) -> dict[str, Any]:
     return clean(
         {
             "id": f.id,
@@ -296,8 +308,10 @@ def fulfilment_out(db: Db, f: SalesOrderFulfillment) -> dict[str, Any]:
                     "id": fr.id,
                     "sales_order_row_id": fr.sales_order_row_id,
                     "quantity": num(fr.quantity),
-                    "serial_numbers": shipped[fr.id],
-                    "batch_transactions": batches[fr.id],
+                    "serial_numbers": fr.serial_ids,
+                    "batch_transactions": [
+                        {"batch_id": b, "quantity": float(q)} for b, q in fr.batches
+                    ],
                 }
                 for fr in frows
             ],
@@ -308,11 +322,15 @@ def fulfilment_out(db: Db, f: SalesOrderFulfillment) -> dict[str, Any]:
 # --- orders ------------------------------------------------------------
 
 
-@router.post("/sales_orders")
-def create_order(body: OrderIn, db: Db, who: Who) -> dict[str, Any]:
-    data = body.model_dump(exclude_unset=True)
-    data["sales_order_rows"] = [r.model_dump(exclude_unset=True) for r in body.sales_order_rows]
-    return order_out(db, sales.create_order(db, data, who.name))
+# The two requests of every sale answer with a JSONResponse built from what the use
+# case wrote (no re-read; plain JSON types only), so FastAPI does not validate the
+# answer again in one more worker thread; the schema still says it is an object.
+@router.post("/sales_orders", response_model=dict[str, Any])
+def create_order(body: OrderIn, db: Db, who: Who) -> Response:
+    data = body.model_dump(exclude_unset=True)  # the rows too, as sent
+    order, rows = sales.create_order_rows(db, data, who.name)
+    # a new order's rows hold no serials and no batch picks yet: nothing to read back
+    return JSONResponse(_order_dict(order, rows, [_row_dict(r, [], []) for r in rows]))
 
 
 ORDER_FILTERS = (
@@ -501,13 +519,12 @@ def batch_proposal(
 # --- fulfilments ------------------------------------------------------------
 
 
-@router.post("/sales_order_fulfillments")
-def create_fulfilment(body: FulfilmentIn, db: Db, who: Who) -> dict[str, Any]:
-    data = body.model_dump(exclude_unset=True)
-    data["sales_order_fulfillment_rows"] = [
-        r.model_dump(exclude_unset=True) for r in body.sales_order_fulfillment_rows
-    ]
-    return fulfilment_out(db, fulfillments.create(db, data, who.name))
+@router.post("/sales_order_fulfillments", response_model=dict[str, Any])
+def create_fulfilment(body: FulfilmentIn, db: Db, who: Who) -> Response:
+    data = body.model_dump(exclude_unset=True)  # the rows too, as sent
+    shipped = fulfillments.create_shipped(db, data, who.name)
+    # what it shipped, as written
+    return JSONResponse(_fulfilment_dict(shipped.fulfillment, shipped.rows))
 
 
 @router.get("/sales_order_fulfillments", dependencies=[allow_filters("sales_order_id", "status")])
