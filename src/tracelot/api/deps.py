@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
+from starlette.concurrency import run_in_threadpool
 
 from tracelot.db.sql import AnySelect
 from tracelot.domain import errors
@@ -25,21 +26,45 @@ class Caller:
     name: str
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A session in a transaction that commits when the handler returns normally."""
-    factory = request.app.state.sessions
-    with factory() as session, session.begin():
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session in a transaction that commits when the handler returns normally.
+
+    Opening it does no I/O (the connection is taken by the handler's first
+    statement, in the handler's thread), so it needs no worker thread; the commit
+    or rollback and the close run in one.
+    """
+    session = request.app.state.sessions()
+    tx = session.begin()
+    try:
         yield session
+    except BaseException:
+        await run_in_threadpool(_end, session, tx, False)
+        raise
+    await run_in_threadpool(_end, session, tx, True)
+
+
+def _end(session: Session, tx: SessionTransaction, commit: bool) -> None:
+    try:
+        if commit:
+            tx.commit()
+        else:
+            tx.rollback()
+    finally:
+        session.close()
 
 
 def get_caller(request: Request) -> Caller:
     return Caller(getattr(request.state, "caller", "api"))
 
 
+async def _caller(request: Request) -> Caller:
+    return get_caller(request)  # no I/O: on the event loop, not in a worker thread
+
+
 # scope="function": the transaction commits before the response is sent, so a client
 # never sees 200 for a change that then fails to commit, nor reads ahead of it.
 Db = Annotated[Session, Depends(get_session, scope="function")]
-Who = Annotated[Caller, Depends(get_caller)]
+Who = Annotated[Caller, Depends(_caller)]
 
 COMMON_FILTERS = {
     "ids",
@@ -57,7 +82,7 @@ def allow_filters(*names: str) -> Any:
     """Refuse query parameters the endpoint does not apply (Katana ignores them)."""
     allowed = COMMON_FILTERS | set(names)
 
-    def check(request: Request) -> None:
+    async def check(request: Request) -> None:  # no I/O: on the event loop
         unknown = sorted(set(request.query_params) - allowed)
         if unknown:
             raise errors.refuse(
