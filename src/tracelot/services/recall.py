@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from tracelot.db.base import utcnow
@@ -191,10 +191,9 @@ def _serials_on_hand(session: Session, serial_ids: list[int]) -> list[dict[str, 
     ]
 
 
-def _category(reason: Any, resource_type: Any, resource_id: Any) -> Any:
-    """The reason, or for a revert the reason of the document it reverts: an indexed
-    lookup of that document's rows, for revert rows only (a GROUP BY over every movement
-    of the ledger ran per report)."""
+def _reverted(resource_type: Any, resource_id: Any) -> Any:
+    """The reason of the document a revert row reverts: an indexed lookup of that
+    document's rows (a GROUP BY over every movement of the ledger ran per report)."""
     m = Movement.__table__.alias("reverted")
     origin = (
         select(func.max(m.c.reason))
@@ -205,23 +204,36 @@ def _category(reason: Any, resource_type: Any, resource_id: Any) -> Any:
         )
         .scalar_subquery()
     )
-    return case((reason == "revert", func.coalesce(origin, "revert")), else_=reason)
+    return func.coalesce(origin, "revert")
+
+
+def _by_category(
+    key: Any, reason: Any, resource_type: Any, resource_id: Any, quantity: Any, start: Any
+) -> Any:
+    """Sums per (key, category, in or out): the reason, or for a revert the reason of the
+    document it reverts. Two parts: the lookup sits in the revert rows' part alone, so
+    PostgreSQL prices it for the few revert rows; as a CASE over every row it priced the
+    statement into JIT compilation (0.5 s of a recall)."""
+    pos = (quantity > 0).label("pos")
+
+    def part(cat: Any, rows: Any) -> Any:
+        q = start.add_columns(key.label("key"), cat.label("cat"), pos, func.sum(quantity))
+        return q.where(rows).group_by(key, cat, pos)
+
+    plain = part(reason, or_(reason.is_(None), reason != "revert"))
+    return union_all(plain, part(_reverted(resource_type, resource_id), reason == "revert"))
 
 
 def _balance_batches(session: Session, batch_ids: list[int]) -> list[dict[str, Any]]:
     """Per reached lot, set-based: one GROUP BY over the lots' movements, one for stock."""
     if not batch_ids:
         return []
-    cat = _category(Movement.reason, Movement.resource_type, Movement.resource_id).label("cat")
-    pos = Movement.quantity > 0
+    m = Movement
     flows: dict[int, list[tuple[str, bool, Decimal]]] = {b: [] for b in batch_ids}
-    for r in fetch(
-        session,
-        select(Movement.batch_id, cat, pos.label("pos"), func.sum(Movement.quantity).label("q"))
-        .where(ids_in(session, Movement.batch_id, batch_ids))
-        .group_by(Movement.batch_id, cat, pos),
-    ):
-        flows[r.batch_id].append((r.cat, bool(r.pos), Decimal(r.q)))
+    start = select().select_from(m).where(ids_in(session, m.batch_id, batch_ids))
+    q = _by_category(m.batch_id, m.reason, m.resource_type, m.resource_id, m.quantity, start)
+    for batch_id, cat, pos, n in fetch(session, q):
+        flows[batch_id].append((cat, bool(pos), Decimal(n)))
     stock = dict(
         fetch(
             session,
@@ -251,17 +263,18 @@ def _balance_serials(session: Session, serial_ids: list[int]) -> list[dict[str, 
     if not serial_ids:
         return []
     st = SerialTransaction
-    cat = _category(st.reason, st.resource_type, st.resource_id).label("cat")
-    pos = st.quantity_change > 0
     flows: dict[int, list[tuple[str, bool, Decimal]]] = {}
-    for r in fetch(
-        session,
-        select(Serial.variant_id, cat, pos.label("pos"), func.sum(st.quantity_change).label("q"))
+    start = (
+        select()
+        .select_from(st)
         .join(Serial, Serial.id == st.serial_id)
         .where(ids_in(session, st.serial_id, serial_ids), st.quantity_change != 0)
-        .group_by(Serial.variant_id, cat, pos),
-    ):
-        flows.setdefault(r.variant_id, []).append((r.cat, bool(r.pos), Decimal(r.q)))
+    )
+    q = _by_category(
+        Serial.variant_id, st.reason, st.resource_type, st.resource_id, st.quantity_change, start
+    )
+    for variant_id, cat, pos, n in fetch(session, q):
+        flows.setdefault(variant_id, []).append((cat, bool(pos), Decimal(n)))
     on_hand = dict(
         fetch(
             session,
