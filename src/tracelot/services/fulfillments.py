@@ -139,7 +139,7 @@ def create_shipped(
         )
         for i, r in enumerate(rows)
     ]
-    sales.refresh(session, order)
+    state.write(session)  # the facts were kept up to date with what was shipped
     if emit:
         webhooks.emit(
             session, f"sales_order.{status.lower()}", "sales_order", order.id, order.status
@@ -188,6 +188,10 @@ def _ship_row(
         row.id,
         qty,
     )
+    if f.status == "PACKED":
+        rs.packed += qty
+    else:
+        rs.delivered += qty
     if rs.tracking == "serial":
         _ship_serials(session, order, rs, frow, r, path, actor)
     elif rs.tracking == "batch":
@@ -261,16 +265,18 @@ def _ship_serials(
             )
         free = [i for i in ids if i not in mine]
         if free:
-            sales.assign_serials(
-                session,
-                row,
-                free,
-                actor,
-                path=spath,
-                join=False,
-                while_shipping=True,
-                known=found,
-                held_now=int(rs.held),
+            rs.held += len(
+                sales.assign_serials(
+                    session,
+                    row,
+                    free,
+                    actor,
+                    path=spath,
+                    join=False,
+                    while_shipping=True,
+                    known=found,
+                    held_now=int(rs.held),
+                )
             )
     else:
         ids = list(
@@ -280,6 +286,7 @@ def _ship_serials(
         )
     sales.ship_serials(session, order, row, frow.id, ids, actor, units=frow.quantity)
     frow.serial_ids = ids
+    rs.shipped_serials += len(ids)
 
 
 def _ship_batches(
@@ -358,6 +365,7 @@ def _ship_batches(
         excess = shipped.get(bid, Decimal(0)) - picked.get(bid, Decimal(0))
         if excess <= 0:
             continue
+        rs.picked += excess
         if bid in picked:
             sales.add_batch_pick(session, row, bid, excess)
         else:

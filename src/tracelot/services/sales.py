@@ -13,7 +13,7 @@ Also the make-to-order contract the manufacturing capability calls:
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -177,16 +177,17 @@ def create_order_rows(
 def attach[T](session: Session, cls: type[T], values: dict[str, Any]) -> T:
     """An ORM object for a row just written (or read) with Core: persistent, no SQL.
 
-    The object is as if loaded: nothing to flush, every column set. The identity
-    map is weak, so callers that need it later ``keep`` it.
+    ``values`` has every column. The object is as if loaded: nothing to flush. The
+    identity map is weak, so callers that need it later ``keep`` it.
     """
     held = session.identity_map.get(identity_key(cls, values["id"]))
     if held is not None:
         return held  # type: ignore[no-any-return]
-    obj = cls(**values)
+    obj = cls._sa_class_manager.new_instance()  # type: ignore[attr-defined]
+    obj.__dict__.update(values)  # as a load fills it: no attribute events
     make_transient_to_detached(obj)
     session.add(obj)
-    return obj
+    return obj  # type: ignore[no-any-return]
 
 
 def _as_int(value: Any) -> int | None:
@@ -898,11 +899,47 @@ class RowState:
     def shipping(self) -> rules.RowShipping:
         return rules.RowShipping(self.row.quantity, self.packed, self.delivered)
 
+    def facts(self) -> Any:
+        """As a row of ``_ORDER_STATE`` (what ``write_tracing`` reads)."""
+        r = self.row
+        return _Facts(
+            r.id,
+            r.quantity,
+            r.tracing_status,
+            r.traced_quantity,
+            r.missing_serial_numbers,
+            self.tracking,
+            self.held,
+            self.picked,
+            self.packed,
+            self.delivered,
+            self.shipped_serials,
+        )
+
+
+_Facts = namedtuple(
+    "_Facts",
+    "r_id r_quantity r_tracing_status r_traced_quantity r_missing_serial_numbers"
+    " tracking held picked packed delivered shipped_serials",
+)
+
 
 @dataclass
 class OrderState:
+    """An order as one transaction read it (``order_state``); a use case that keeps
+    its rows' facts up to date with what it writes can ``write`` the cache from them."""
+
     order: SalesOrder
     rows: dict[int, RowState]
+
+    def write(self, session: Session) -> None:
+        """The order's cached status from the kept facts where writers take turns (SQLite:
+        nothing else changed them since they were read), else read again (``refresh``)."""
+        if serialised(session):
+            conn = ledger.connection(session)
+            write_tracing(session, conn, self.order, [r.facts() for r in self.rows.values()])
+        else:
+            refresh(session, self.order)
 
 
 def order_state(session: Session, order_id: Any, path: str = "sales_order_id") -> OrderState:
