@@ -229,6 +229,7 @@ def _ship_serials(
         if t.get("serial_number_id")
     ]
     read = None  # the serials' state, when reading them by number gave it already
+    new: list[int] = []
     if r.get("serial_number_strings"):
         numbers = serials.expand_entries(r["serial_number_strings"])
         if ids or len(numbers) > CHUNK:
@@ -264,27 +265,26 @@ def _ship_serials(
                 path=spath,
             )
         free = [i for i in ids if i not in mine]
-        if free:
-            rs.held += len(
-                sales.assign_serials(
-                    session,
-                    row,
-                    free,
-                    actor,
-                    path=spath,
-                    join=False,
-                    while_shipping=True,
-                    known=found,
-                    held_now=int(rs.held),
-                )
+        if free:  # checked now, held by the shipment below (one UPDATE for both)
+            new = sales.assign_serials(
+                session,
+                row,
+                free,
+                actor,
+                path=spath,
+                join=False,
+                while_shipping=True,
+                known=found,
+                held_now=int(rs.held),
             )
+            rs.held += len(new)
     else:
         ids = list(
             ledger.connection(session)
             .execute(_HELD_SERIALS, {"row": row.id, "n": int(frow.quantity)})
             .scalars()
         )
-    sales.ship_serials(session, order, row, frow.id, ids, actor, units=frow.quantity)
+    sales.ship_serials(session, order, row, frow.id, ids, actor, units=frow.quantity, hold=new)
     frow.serial_ids = ids
     rs.shipped_serials += len(ids)
 

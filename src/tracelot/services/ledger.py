@@ -18,11 +18,13 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    and_,
     bindparam,
     case,
     exists,
     func,
     insert,
+    or_,
     select,
     tuple_,
     update,
@@ -99,6 +101,20 @@ class Change:
     resource_type: str | None = None  # per-change override (e.g. each row of a document)
     resource_id: int | None = None
     serial_direction: int = 0  # with quantity 0: +1 connects serials, -1 disconnects
+    hold: Hold | None = None  # outgoing serials no row holds yet, held as they leave
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Serials of an outgoing change that are free (in stock, held by no document row):
+    the change holds them for ``holder`` as it ships them, exactly as ``hold_serials``
+    then the shipment would, with the same refusals, in the shipment's own statements.
+    """
+
+    holder_type: str
+    holder_id: int
+    serial_ids: Sequence[int]
+    user: str
 
 
 BULK_MIN = 8  # from this many incoming changes (no serials), one statement per kind
@@ -344,6 +360,8 @@ def _take_stock(session: Session, conn: Connection, ch: Change, blocked: bool) -
     )
     if result.rowcount == 1:
         return
+    if ch.hold is not None and ch.hold.serial_ids:  # the hold came first, and refused first
+        _check_free(session, ch, ch.hold)
     if blocked:
         holds.check_not_on_hold(session, [ch.batch_id], ch.serial_ids)
     on_hand = session.scalar(
@@ -376,22 +394,23 @@ def _move_serials(
     blocked: bool,
 ) -> None:
     direction = ch.serial_direction or (-1 if ch.quantity < 0 else 1)
-    conn.execute(
-        _LINK,
-        [  # Core: no ORM bulk overhead
-            {
-                "serial_id": sid,
-                "movement_id": movement_id,
-                "resource_type": rtype,
-                "resource_id": rid,
-                "quantity_change": direction,
-                "reason": doc.reason,
-                "user": doc.user,
-                "transaction_date": doc.when,
-            }
-            for sid in ch.serial_ids
-        ],
-    )
+    links = [
+        {
+            "serial_id": sid,
+            "movement_id": movement_id,
+            "resource_type": rtype,
+            "resource_id": rid,
+            "quantity_change": direction,
+            "reason": doc.reason,
+            "user": doc.user,
+            "transaction_date": doc.when,
+        }
+        for sid in ch.serial_ids
+    ]
+    if direction < 0 and ch.hold is not None and ch.hold.serial_ids:
+        _hold_and_ship(session, conn, doc, ch, ch.hold, blocked, links)
+        return
+    conn.execute(_LINK, links)  # Core: no ORM bulk overhead
     params: dict[str, Any] = {"v": ch.variant_id, "loc": ch.location_id, "when": doc.when}
     many = len(ch.serial_ids) > CHUNK
     if many:
@@ -408,6 +427,102 @@ def _move_serials(
         if blocked:  # a serial on hold is named as such, before any other problem
             holds.check_not_on_hold(session, [ch.batch_id], ch.serial_ids)
         _refuse_serials(session, ch, direction)
+
+
+def _hold_and_ship_stmt(blocked: bool) -> Any:
+    new = _serials.c.id.in_(bindparam("new", expanding=True))
+    stmt = (
+        update(_serials)
+        .where(
+            _serials.c.id.in_(_ids),
+            unindexed(_serials.c.variant_id) == bindparam("v"),
+            unindexed(_serials.c.location_id) == bindparam("loc"),
+            or_(  # free to hold (as hold_serials), or on hand already (as a shipment)
+                and_(new, unindexed(_serials.c.status) == "in_stock")
+                & _serials.c.holder_type.is_(None)
+                & _serials.c.hold_reason.is_(None),
+                and_(~new, unindexed(_serials.c.status).in_(ON_HAND)),
+            ),
+        )
+        .values(
+            status=bindparam("out"),
+            location_id=None,
+            holder_type=case((new, bindparam("ht")), else_=_serials.c.holder_type),
+            holder_id=case((new, bindparam("hid")), else_=_serials.c.holder_id),
+            updated_at=_WHEN,
+        )
+        .returning(_serials.c.id)
+    )
+    return stmt.where(_serials.c.hold_reason.is_(None)) if blocked else stmt
+
+
+_HOLD_AND_SHIP = {False: _hold_and_ship_stmt(False), True: _hold_and_ship_stmt(True)}
+
+
+def _hold_and_ship(
+    session: Session,
+    conn: Connection,
+    doc: Doc,
+    ch: Change,
+    hold: Hold,
+    blocked: bool,
+    links: list[dict[str, Any]],
+) -> None:
+    """Hold the free serials and ship them all: one UPDATE, one INSERT of the hold links
+    and the shipment's links (in that order, as ``hold_serials`` then the shipment)."""
+    moved = set(
+        conn.execute(
+            _HOLD_AND_SHIP[blocked],
+            {
+                "ids": list(ch.serial_ids),
+                "new": list(hold.serial_ids),
+                "v": ch.variant_id,
+                "loc": ch.location_id,
+                "out": doc.serial_status_out,
+                "ht": hold.holder_type,
+                "hid": hold.holder_id,
+                "when": doc.when,
+            },
+        ).scalars()
+    )
+    if len(moved) != len(set(ch.serial_ids)):
+        # refused as the two steps would have been: the hold first, then the shipment
+        _refuse_hold(session, [i for i in hold.serial_ids if i not in moved], hold)
+        if blocked:
+            holds.check_not_on_hold(session, [ch.batch_id], ch.serial_ids)
+        _refuse_serials(session, ch, -1)
+    now = utcnow()
+    held = [
+        {
+            "serial_id": sid,
+            "movement_id": None,
+            "resource_type": hold.holder_type,
+            "resource_id": hold.holder_id,
+            "quantity_change": 0,
+            "reason": "hold",
+            "user": hold.user,
+            "transaction_date": now,
+        }
+        for sid in hold.serial_ids
+    ]
+    conn.execute(_LINK, held + links)
+
+
+def _check_free(session: Session, ch: Change, hold: Hold) -> None:
+    """Before a hold-and-ship takes stock: refuse serials the hold could not take."""
+    free = {
+        s.id
+        for s in session.execute(
+            select(Serial.id).where(
+                Serial.id.in_(list(hold.serial_ids)),
+                Serial.status == "in_stock",
+                Serial.holder_type.is_(None),
+                Serial.location_id == ch.location_id,
+                Serial.hold_reason.is_(None),
+            )
+        )
+    }
+    _refuse_hold(session, [i for i in hold.serial_ids if i not in free], hold)
 
 
 def _refuse_serials(session: Session, ch: Change, direction: int) -> None:
@@ -500,29 +615,39 @@ def hold_serials(
                 s.status == "reserved" and s.holder_type == holder_type and s.holder_id == holder_id
             )
         ]
-        details = [
-            errors.Detail(
-                "serial_numbers",
-                errors.ON_HOLD if s.hold_reason else errors.NOT_IN_STOCK,
-                f"Serial number '{s.serial_number}' is on hold ({s.hold_reason})."
-                if s.hold_reason
-                else f"Serial number '{s.serial_number}' is not free to take here "
-                f"(status {s.status}"
-                + (f", held by {s.holder_type} {s.holder_id}" if s.holder_type else "")
-                + ").",
-                {"serial_number": s.serial_number},
-            )
-            for s in bad
-        ]
-        raise errors.refuse_many(
-            details
-            or [
-                errors.Detail(
-                    "serial_numbers", errors.MISSING, "A serial number id does not exist."
-                )
-            ]
-        )
+        _refuse_held(bad)
     link(session, serial_ids, holder_type, holder_id, reason="hold", user=user)
+
+
+def _refuse_held(bad: list[Serial]) -> None:
+    """``hold_serials``' refusal: each serial it could not take, and why."""
+    details = [
+        errors.Detail(
+            "serial_numbers",
+            errors.ON_HOLD if s.hold_reason else errors.NOT_IN_STOCK,
+            f"Serial number '{s.serial_number}' is on hold ({s.hold_reason})."
+            if s.hold_reason
+            else f"Serial number '{s.serial_number}' is not free to take here "
+            f"(status {s.status}"
+            + (f", held by {s.holder_type} {s.holder_id}" if s.holder_type else "")
+            + ").",
+            {"serial_number": s.serial_number},
+        )
+        for s in bad
+    ]
+    raise errors.refuse_many(
+        details
+        or [errors.Detail("serial_numbers", errors.MISSING, "A serial number id does not exist.")]
+    )
+
+
+def _refuse_hold(session: Session, failed: list[int], hold: Hold) -> None:
+    """Refuse as ``hold_serials`` would for the serials of ``hold`` it could not take."""
+    if not failed:
+        return
+    wanted = set(failed)
+    rows = session.execute(select(Serial).where(Serial.id.in_(list(hold.serial_ids)))).scalars()
+    _refuse_held([s for s in rows if s.id in wanted])
 
 
 def link(

@@ -58,7 +58,7 @@ from tracelot.db.models import (
     Stock,
     Variant,
 )
-from tracelot.db.sql import table
+from tracelot.db.sql import CHUNK, table
 from tracelot.domain import errors
 from tracelot.domain import picking as pick_rules
 from tracelot.domain import sales as rules
@@ -1054,10 +1054,13 @@ def assign_serials(
     """Hold serials for the row (conditional, all or none); they join PACKED fulfilments.
 
     The serials are read once (variant, holder, status, hold) and every check
-    runs on that read. While a fulfilment is being created, it refreshes the
-    order once at its end, so this does not. ``held_now``: how many serials the
-    row held when this transaction read it; where writers take turns (SQLite)
-    that is still true, and the row is neither locked nor counted again.
+    runs on that read. ``while_shipping``: a fulfilment being created ships the
+    serials at once, and its shipment holds them (``ledger.Hold``: the same
+    conditional hold, in the shipment's statements); it refreshes the order once
+    at its end, so this does not. ``held_now``: how many serials the row held
+    when this transaction read it; where writers take turns (SQLite) that is
+    still true, and the row is neither locked nor counted again. Returns the
+    serials newly held (to be held by the shipment, while shipping).
     """
     order = session.get(SalesOrder, row.sales_order_id)
     assert order is not None
@@ -1085,7 +1088,10 @@ def assign_serials(
             path=path,
         )
     _refuse_gone_or_held([found[i] for i in new], path)
-    ledger.hold_serials(session, new, ROW, row.id, row.location_id or order.location_id, actor)
+    if while_shipping and len(new) <= CHUNK:
+        pass  # held by the shipment (ship_serials' hold)
+    else:
+        ledger.hold_serials(session, new, ROW, row.id, row.location_id or order.location_id, actor)
     if join:
         join_packed(session, order, row, new, actor)
     if not while_shipping:
@@ -1337,12 +1343,15 @@ def ship_serials(
     serial_ids: list[int],
     actor: str,
     units: Decimal | None = None,
+    hold: list[int] | None = None,
 ) -> None:
     """Units leave stock on a fulfilment row (one movement), with the serials named.
 
     ``units`` is the quantity leaving: a short row ships its full quantity with
     fewer serials, so stock levels stay true. Serials named later for units that
     already left (``units`` 0) attach to the fulfilment without moving quantity.
+    ``hold``: serials among them that ``assign_serials(while_shipping=True)``
+    checked and left free: the row holds them as they leave.
     """
     quantity = Decimal(-len(serial_ids)) if units is None else -units
     ledger.post(
@@ -1355,6 +1364,7 @@ def ship_serials(
                 quantity,
                 serial_ids=serial_ids,
                 serial_direction=-1,
+                hold=ledger.Hold(ROW, row.id, hold, actor) if hold and len(hold) <= CHUNK else None,
             )
         ],
     )
