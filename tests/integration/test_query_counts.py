@@ -169,3 +169,132 @@ def test_the_sell_list_page_does_not_grow_with_page_size(client, engine, session
         assert r.status_code == 200, r.text
         counts[limit] = statements
     assert len(counts[20]) <= len(counts[2]), (len(counts[2]), len(counts[20]), top(counts[20]))
+
+
+# --- the sell path (W1 phases 3 and 4): statements per order, not time -------------------------
+#
+# Counted with the engine event, BEGIN included. SQLite runs one writer at a time, so a
+# fulfilment keeps the facts it read and writes the order's cache without reading it
+# again; PostgreSQL locks the row and reads the order's facts again after its writes.
+SELL_CEILING = {
+    # create (4: BEGIN, context, order, row) + picker (2) + fulfil (10: state, fulfilment,
+    # row, serials, stock, movement, hold-and-ship, links, row cache, order cache)
+    ("serial", "sqlite"): 16,
+    ("serial", "postgresql"): 19,
+    # create (4) + fulfil (10: state, fulfilment, row, FEFO page, others' picks of it,
+    # stock, movement, picks, row cache, order cache); +2 when the 20 span two batches
+    ("batch", "sqlite"): 16,
+    ("batch", "postgresql"): 17,
+}
+HTTP_CEILING = {  # POST /v1/sales_orders, then the DELIVERED fulfilment naming its serials
+    ("order", "sqlite"): 4,
+    ("order", "postgresql"): 4,
+    ("fulfilment", "sqlite"): 11,
+    ("fulfilment", "postgresql"): 13,
+}
+
+
+def _sell_world(w: World, n: int) -> tuple[int, int, int]:
+    from tracelot.services import catalog
+
+    _, (serial_v,) = w.item("Meter", "serial")
+    _, (batch_v,) = w.item("Resin", "batch")
+    today = date.today()
+    lots = (20 * n + 29) // 30  # of 30 units each: an order of 20 spans two now and then
+    w.adjust(
+        [
+            {
+                "variant_id": serial_v,
+                "quantity": 5 * n,
+                "serial_numbers": [f"M-001..M-{5 * n:03d}"],
+            },
+            {
+                "variant_id": batch_v,
+                "quantity": 30 * lots,
+                "batch_transactions": [
+                    {
+                        "batch_number": f"R-{i:03d}",
+                        "quantity": 30,
+                        "expiration_date": today + timedelta(days=10 + i),
+                    }
+                    for i in range(lots)
+                ],
+            },
+        ]
+    )
+    with w.tx() as s:
+        customer = catalog.save_customer(s, None, {"name": "Buyer"}).id
+    return customer, serial_v, batch_v
+
+
+@pytest.mark.parametrize("kind", ["serial", "batch"])
+def test_a_sale_through_the_services_costs_a_fixed_number_of_statements(kind, engine, sessions):
+    """W1's sell step (bench/sales_steps.py): create, pick serials or FEFO batches, deliver.
+
+    The same count for the first order as for the tenth: nothing grows with the
+    orders, serials or picks already in the database.
+    """
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from bench.sales_steps import service_steps
+
+    w = World(sessions).setup()
+    customer, serial_v, batch_v = _sell_world(w, 10)
+    sell = service_steps()
+    assert sell is not None
+    variant, qty = (serial_v, 5) if kind == "serial" else (batch_v, 20)
+    counts = []
+    for _ in range(10):
+        with counting(engine) as statements, w.tx() as s:
+            sell(s, customer, w.location_id, variant, qty)
+        counts.append(len(statements))
+    ceiling = SELL_CEILING[(kind, engine.dialect.name)]
+    assert max(counts) <= ceiling, (counts, top(statements))
+    assert max(counts) - min(counts) <= 2, counts  # no growth with what was sold before
+    with w.tx() as s:
+        check_ledger(s)
+
+
+def test_a_sale_over_http_costs_a_fixed_number_of_statements(client, engine, sessions):
+    """W1 phase 3 over HTTP (bench/sales_steps.http_steps): two requests per order."""
+    w = World(sessions).setup()
+    customer, serial_v, _ = _sell_world(w, 4)
+    dialect = engine.dialect.name
+    for k in range(4):
+        with counting(engine) as created:
+            r = client.post(
+                "/v1/sales_orders",
+                json={
+                    "customer_id": customer,
+                    "location_id": w.location_id,
+                    "sales_order_rows": [{"variant_id": serial_v, "quantity": 5}],
+                },
+            )
+        assert r.status_code == 200, r.text
+        order = r.json()
+        labels = [f"M-{i:03d}" for i in range(5 * k + 1, 5 * k + 6)]
+        with counting(engine) as shipped:
+            r = client.post(
+                "/v1/sales_order_fulfillments",
+                json={
+                    "sales_order_id": order["id"],
+                    "status": "DELIVERED",
+                    "sales_order_fulfillment_rows": [
+                        {
+                            "sales_order_row_id": order["sales_order_rows"][0]["id"],
+                            "serial_number_strings": labels,
+                        }
+                    ],
+                },
+            )
+        assert r.status_code == 200, r.text
+        assert len(r.json()["sales_order_fulfillment_rows"][0]["serial_numbers"]) == 5
+        if k:  # the first request also looked the API token up
+            assert len(created) <= HTTP_CEILING[("order", dialect)], top(created)
+            assert len(shipped) <= HTTP_CEILING[("fulfilment", dialect)], top(shipped)
+    got = client.get(f"/v1/sales_orders/{order['id']}").json()
+    assert got["status"] == "DELIVERED" and got["tracing_status"] == "complete", got
+    with w.tx() as s:
+        check_ledger(s)

@@ -188,10 +188,6 @@ def _ship_row(
         row.id,
         qty,
     )
-    if f.status == "PACKED":
-        rs.packed += qty
-    else:
-        rs.delivered += qty
     if rs.tracking == "serial":
         _ship_serials(session, order, rs, frow, r, path, actor)
     elif rs.tracking == "batch":
@@ -202,6 +198,10 @@ def _ship_row(
             sales.delivery_doc(order, frow.id, actor),
             [ledger.Change(row.variant_id, row.location_id or order.location_id, -qty)],
         )
+    if f.status == "PACKED":  # the row's facts, kept up to date (OrderState.write)
+        rs.packed += qty
+    else:
+        rs.delivered += qty
     return frow
 
 
