@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
+from support.race import while_first_is_open
 from support.world import World, check_ledger, ledger_snapshot
 from tracelot.db.models import Batch, Genealogy, Item, ManufacturingOrder, Movement, Serial, Stock
 from tracelot.domain.errors import TracelotError
@@ -425,42 +424,6 @@ def test_named_batches_that_do_not_cover_the_need_are_refused_in_the_service(ses
     assert "add up to 1 but the production needs 4" in err.message
 
 
-def _while_first_is_open(sessions, engine, first, second):  # type: ignore[no-untyped-def]
-    """Run ``second`` in its own transaction while ``first``'s is open, then commit ``first``.
-
-    ``first`` commits only once ``second`` waits on a lock, so ``second`` has
-    read whatever it reads before its first wait. Returns what ``second``
-    raised (or None).
-    """
-    outcome: list[BaseException | None] = []
-
-    def run_second() -> None:
-        try:
-            with sessions() as s2, s2.begin():
-                second(s2)
-            outcome.append(None)
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
-            outcome.append(exc)
-
-    with sessions() as s1:
-        s1.begin()
-        first(s1)
-        s1.flush()
-        t = threading.Thread(target=run_second)
-        t.start()
-        deadline = time.monotonic() + 20
-        with engine.connect() as watch:
-            while time.monotonic() < deadline and t.is_alive():
-                waiting = watch.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted"))
-                if waiting:
-                    break
-                time.sleep(0.05)
-        s1.commit()
-    t.join(60)
-    assert outcome, "the second transaction never finished"
-    return outcome[0]
-
-
 def test_two_productions_of_the_same_mo_at_once_both_count(sessions, engine):
     """The MO row is locked for a production: no lost update of completed_quantity."""
     if engine.dialect.name != "postgresql":
@@ -472,7 +435,7 @@ def test_two_productions_of_the_same_mo_at_once_both_count(sessions, engine):
     def make_one(s):  # type: ignore[no-untyped-def]
         manufacturing.produce(s, {"manufacturing_order_id": mo, "completed_quantity": 1}, "t")
 
-    assert _while_first_is_open(sessions, engine, make_one, make_one) is None
+    assert while_first_is_open(sessions, engine, make_one, make_one) is None
     with w.tx() as s:
         got = s.get(ManufacturingOrder, mo)
         assert got.completed_quantity == 2

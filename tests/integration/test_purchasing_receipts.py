@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, select
 
+from support.race import while_first_is_open
 from support.world import World, check_ledger, ledger_snapshot
 from tracelot.db.models import (
     Batch,
@@ -278,41 +277,6 @@ def test_reverting_a_receipt_whose_units_left_stock_is_refused_naming_them(sessi
             assert ledger_snapshot(s) == before
 
 
-def _while_first_is_open(sessions, engine, first, second):  # type: ignore[no-untyped-def]
-    """Run ``second`` in its own transaction while ``first``'s is open, then commit ``first``.
-
-    ``first`` commits only once ``second`` waits on a lock, so ``second`` has
-    read whatever it reads before its first wait. Returns what ``second``
-    raised (or None).
-    """
-    outcome: list[BaseException | None] = []
-
-    def run_second() -> None:
-        try:
-            with sessions() as s2, s2.begin():
-                second(s2)
-            outcome.append(None)
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
-            outcome.append(exc)
-
-    with sessions() as s1:
-        s1.begin()
-        first(s1)
-        s1.flush()
-        t = threading.Thread(target=run_second)
-        t.start()
-        deadline = time.monotonic() + 20
-        with engine.connect() as watch:
-            while time.monotonic() < deadline and t.is_alive():
-                if watch.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")):
-                    break
-                time.sleep(0.05)
-        s1.commit()
-    t.join(60)
-    assert outcome, "the second transaction never finished"
-    return outcome[0]
-
-
 def test_two_receipts_of_one_row_at_once_never_receive_more_than_ordered(sessions, engine):
     """The PO row is locked before the over-receipt check: the second receipt sees the first."""
     if engine.dialect.name != "postgresql":
@@ -324,7 +288,7 @@ def test_two_receipts_of_one_row_at_once_never_receive_more_than_ordered(session
     def receive_six(s):  # type: ignore[no-untyped-def]
         purchasing.receive(s, [{"purchase_order_row_id": row, "quantity": 6}], "t")
 
-    err = _while_first_is_open(sessions, engine, receive_six, receive_six)
+    err = while_first_is_open(sessions, engine, receive_six, receive_six)
     assert isinstance(err, TracelotError) and err.code == "QUANTITY_EXCEEDED", err
     assert "received 6" in err.message
     with w.tx() as s:
