@@ -3,12 +3,14 @@ customers answers as fast as one sold to three, and none of them is out of reach
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from support.world import World
 from tracelot.db.models import Batch
-from tracelot.services import catalog, fulfillments, sales
+from tracelot.services import catalog, fulfillments, manufacturing, sales
 
 ORDERS = 55
 
@@ -62,3 +64,47 @@ def test_the_batch_page_pages_through_every_shipment_of_a_lot(web: TestClient, s
     second = web.get(f"/stock/batches/{batch_id}", params={"ship_page": 2})
     assert _shipment_rows(second.text) == ORDERS - 50
     assert f"51–{ORDERS} of {ORDERS}" in second.text
+
+
+def test_the_trace_picture_says_how_many_more_units_a_lot_reaches(
+    web: TestClient, sessions
+) -> None:  # type: ignore[no-untyped-def]
+    """A lot made into 55 serial products: the picture draws one page of the trace and
+    says how much more there is, instead of silently stopping."""
+    w = World(sessions).setup()
+    _, (resin,) = w.item("Resin", "batch", kind="material")
+    _, (kit,) = w.item("Kit", "serial")
+    w.adjust(
+        [
+            {
+                "variant_id": resin,
+                "quantity": 60,
+                "batch_transactions": [{"batch_number": "R-1", "quantity": 60}],
+            }
+        ]
+    )
+    with w.tx() as s:
+        lot = int(s.scalars(select(Batch.id).where(Batch.batch_number == "R-1")).one())
+        mo = manufacturing.create_order(
+            s, {"variant_id": kit, "planned_quantity": ORDERS, "location_id": w.location_id}, "t"
+        )
+        manufacturing.add_recipe_row(
+            s,
+            {"manufacturing_order_id": mo.id, "variant_id": resin, "planned_quantity_per_unit": 1},
+            "t",
+        )
+        ids = manufacturing.link_serials(s, mo.id, [f"K-{i:03d}" for i in range(ORDERS)], "t")
+        manufacturing.produce(
+            s,
+            {
+                "manufacturing_order_id": mo.id,
+                "completed_quantity": ORDERS,
+                "serial_numbers": ids,
+                "traceability": [{"batch_id": lot, "quantity": ORDERS}],
+            },
+            "t",
+        )
+    page = web.get(f"/stock/batches/{lot}").text
+    note = re.search(r'id="trace-more">(\d+) more batches and serials', page)
+    assert note is not None, "the picture does not say that more is reached"
+    assert int(note[1]) == ORDERS + 1 - 50  # the lot and 55 kits, 50 drawn
