@@ -7,9 +7,9 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from support.world import World
+from support.world import World, shipped_without_serials
 from tracelot.db.models import Item, Serial
-from tracelot.services import batches, catalog, fulfillments, holds, sales
+from tracelot.services import batches, catalog, holds
 
 
 def _issues(client, **params):
@@ -37,27 +37,7 @@ def _lot(w: World, variant_id: int, number: str, expires: date | None, qty: int 
 
 def test_an_order_that_shipped_units_without_serials_is_listed_with_its_rows(client, sessions):
     w = World(sessions).setup()
-    _, (vid,) = w.item("Grinder", "serial")
-    w.adjust([{"variant_id": vid, "quantity": 5, "serial_numbers": ["G-1..G-5"]}])
-    with w.tx() as s:
-        cust = catalog.save_customer(s, None, {"name": "Ada"}).id
-        order = sales.create_order(
-            s, {"customer_id": cust, "sales_order_rows": [{"variant_id": vid, "quantity": 3}]}, "t"
-        )
-        row = sales.live_rows(s, order.id)[0]
-        g1 = s.scalar(select(Serial.id).where(Serial.serial_number == "G-1"))
-        fulfillments.create(
-            s,
-            {
-                "sales_order_id": order.id,
-                "status": "DELIVERED",
-                "sales_order_fulfillment_rows": [
-                    {"sales_order_row_id": row.id, "quantity": 3, "serial_numbers": [g1]}
-                ],
-            },
-            "t",
-        )
-        oid, rid, no = order.id, row.id, order.order_no
+    oid, rid, no = shipped_without_serials(w)
     (issue,) = _issues(client)
     assert issue["kind"] == "missing_serials"
     assert issue["counts"] == {"missing_serial_numbers": 2}

@@ -9,9 +9,8 @@ from datetime import date, timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from support.world import World
-from tracelot.db.models import Batch, Serial
-from tracelot.services import catalog, fulfillments, sales
+from support.world import World, shipped_without_serials
+from tracelot.db.models import Batch
 
 
 def _section(html: str, section_id: str) -> str:
@@ -39,36 +38,11 @@ def _expiring_lots(w: World, count: int) -> list[int]:
         return list(s.scalars(select(Batch.id).where(Batch.variant_id == vid)))
 
 
-def _shipped_without_serials(w: World) -> int:
-    """An order that delivered 3 grinders with only one serial; its id."""
-    _, (vid,) = w.item("Grinder", "serial")
-    w.adjust([{"variant_id": vid, "quantity": 5, "serial_numbers": ["G-1..G-5"]}])
-    with w.tx() as s:
-        cust = catalog.save_customer(s, None, {"name": "Ada"}).id
-        order = sales.create_order(
-            s, {"customer_id": cust, "sales_order_rows": [{"variant_id": vid, "quantity": 3}]}, "t"
-        )
-        row = sales.live_rows(s, order.id)[0]
-        g1 = s.scalar(select(Serial.id).where(Serial.serial_number == "G-1"))
-        fulfillments.create(
-            s,
-            {
-                "sales_order_id": order.id,
-                "status": "DELIVERED",
-                "sales_order_fulfillment_rows": [
-                    {"sales_order_row_id": row.id, "quantity": 3, "serial_numbers": [g1]}
-                ],
-            },
-            "t",
-        )
-        return order.id
-
-
 def test_the_issues_page_shows_the_api_issues_with_a_link_to_fix_each(
     web: TestClient, client: TestClient, sessions
 ) -> None:  # type: ignore[no-untyped-def]
     w = World(sessions).setup()
-    order_id = _shipped_without_serials(w)
+    order_id, _, _ = shipped_without_serials(w)
     (batch_id,) = _expiring_lots(w, 1)
     html = web.get("/issues").text
     for issue in client.get("/v1/tracing_issues").json()["data"]:
@@ -87,7 +61,7 @@ def test_the_issues_page_pages_in_the_database_and_filters_by_kind(
 ) -> None:  # type: ignore[no-untyped-def]
     w = World(sessions).setup()
     lots = _expiring_lots(w, 55)
-    _shipped_without_serials(w)
+    shipped_without_serials(w)
     first = web.get("/issues").text
     assert "1–50 of 56" in first and 'rel="next"' in first
     assert first.count("Open batch") == 49 and first.count("Assign on the order") == 1

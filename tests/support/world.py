@@ -24,7 +24,7 @@ from tracelot.db.models import (
     StockAdjustmentRow,
     TrackingArchive,
 )
-from tracelot.services import adjustments, catalog
+from tracelot.services import adjustments, catalog, fulfillments, sales
 
 
 @dataclass
@@ -165,3 +165,29 @@ def check_ledger(session: Session) -> None:
         if int(r.n)
     }
     assert cached == ledgered, (cached, ledgered)
+
+
+def shipped_without_serials(w: World) -> tuple[int, int, str]:
+    """An order that delivered 3 grinders with only one serial (2 missing): its id, its
+    row's id and its number."""
+    _, (vid,) = w.item("Grinder", "serial")
+    w.adjust([{"variant_id": vid, "quantity": 5, "serial_numbers": ["G-1..G-5"]}])
+    with w.tx() as s:
+        cust = catalog.save_customer(s, None, {"name": "Ada"}).id
+        order = sales.create_order(
+            s, {"customer_id": cust, "sales_order_rows": [{"variant_id": vid, "quantity": 3}]}, "t"
+        )
+        row = sales.live_rows(s, order.id)[0]
+        g1 = s.scalar(select(Serial.id).where(Serial.serial_number == "G-1"))
+        fulfillments.create(
+            s,
+            {
+                "sales_order_id": order.id,
+                "status": "DELIVERED",
+                "sales_order_fulfillment_rows": [
+                    {"sales_order_row_id": row.id, "quantity": 3, "serial_numbers": [g1]}
+                ],
+            },
+            "t",
+        )
+        return order.id, row.id, order.order_no
