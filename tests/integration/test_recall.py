@@ -187,3 +187,37 @@ def test_recall_of_two_lots_that_reach_the_same_unit_counts_it_once(sessions):
     gadgets = next(b for b in r["mass_balance"] if b["name"] == "GADGET")
     assert (gadgets["received_or_produced"], gadgets["shipped"]) == (6, 6)
     assert r["balanced"] and "5 customer(s) received 6" in r["summary"]
+
+
+def test_large_id_sets_read_through_temporary_tables_give_the_same_report(sessions, monkeypatch):
+    """PostgreSQL names a large trace's ids by a temporary table (``ids_in``): forced for
+    every set here, the recall and the trace read exactly what the arrays read, and the
+    tables are gone with the transaction. On SQLite both runs take the JSON form."""
+    from tracelot.services import tracing
+    from tracelot.services import tracing_context as ctx
+
+    w = World(sessions).setup()
+    sc = build(w)
+
+    def read() -> tuple[dict, dict]:
+        with w.tx() as s:
+            r = recall.report(s, batch_ids=[sc.lot])
+            t = tracing.trace(s, [tracing.Node(batch_id=sc.lot)], "forward")
+            names = (
+                set(s.connection().dialect.get_temp_table_names(s.connection()))
+                if s.get_bind().dialect.name == "postgresql"
+                else set()
+            )
+        r.pop("generated_at"), r.pop("elapsed_ms")
+        return r, {"events": t.events, "totals": t.totals, "tables": sorted(names)}
+
+    plain = read()
+    monkeypatch.setattr(ctx, "MANY_IDS", 0)
+    as_tables = read()
+    assert as_tables[0] == plain[0]
+    assert as_tables[1]["events"] == plain[1]["events"]
+    assert as_tables[1]["totals"] == plain[1]["totals"]
+    if sessions.kw["bind"].dialect.name == "postgresql":
+        assert as_tables[1]["tables"] and not plain[1]["tables"]
+        with w.tx() as s:  # dropped at commit: the next transaction starts without them
+            assert not s.connection().dialect.get_temp_table_names(s.connection())

@@ -24,7 +24,12 @@ def make_engine(url: str, **kw: Any) -> Engine:
         return engine
     kw.setdefault("pool_size", 10)
     kw.setdefault("max_overflow", 20)
-    return create_engine(url, pool_pre_ping=True, **kw)
+    return create_engine(url, pool_pre_ping=True, connect_args=PG_SESSION, **kw)
+
+
+# No JIT: compiling cost more than running every statement measured (a recall's grouped
+# reads, a trace's lines); room for the id tables of large traces (``ids_in``) in memory.
+PG_SESSION = {"options": "-c jit=off -c temp_buffers=32MB"}
 
 
 def _sqlite_setup(engine: Engine) -> None:

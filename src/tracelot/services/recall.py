@@ -47,6 +47,7 @@ def _report(
     session: Session, batch_ids: Sequence[int], serial_ids: Sequence[int]
 ) -> dict[str, Any]:
     started = time.perf_counter()
+    tracing.ctx.large_reads(session)
     start = tracing.start_nodes(session, list(batch_ids), list(serial_ids))
     found = tracing.reached(session, start, "forward")
     products = tracing.variants(session, found)

@@ -118,9 +118,7 @@ def find_serial(
         if serial is None:
             raise errors.NotFound("Serial number", serial_id)
         return serial
-    found = list(
-        session.scalars(select(Serial).where(Serial.serial_number == serial_number).limit(2))
-    )
+    found = list(session.scalars(_by_number(), {"serial_number": serial_number}))
     if not found:
         raise errors.NotFound("Serial number", serial_number)
     if len(found) > 1:
@@ -131,6 +129,12 @@ def find_serial(
             path="serial_number",
         )
     return found[0]
+
+
+@functools.cache
+def _by_number() -> Any:
+    """Up to two units with the number (two: the number is not unique across items)."""
+    return select(Serial).where(Serial.serial_number == bindparam("serial_number")).limit(2)
 
 
 TIMELINE_KEYS = (
@@ -199,7 +203,7 @@ def serial_history(session: Session, serial: Serial) -> dict[str, Any]:
         "serial": serial,
         "variant": _variant(session, serial, found),
         "steps": steps,
-        "made_from": inputs_of(session, serial_ids=[serial.id]),
+        "made_from": made_from(session, serial.id),
     }
 
 
@@ -257,21 +261,26 @@ def event_name(reason: str | None, change: int, resource_type: str | None = None
     return pair[0] if change > 0 else pair[1]
 
 
-def inputs_of(
-    session: Session,
-    batch_ids: Sequence[int] = (),
-    serial_ids: Sequence[int] = (),
-) -> list[dict[str, Any]]:
-    """The direct inputs recorded for outputs (one level; the trace goes further)."""
-    conds = []
-    if batch_ids:
-        conds.append(Genealogy.output_batch_id.in_(list(batch_ids)))
-    if serial_ids:
-        conds.append(Genealogy.output_serial_id.in_(list(serial_ids)))
-    if not conds:
-        return []
+MADE_FROM_KEYS = (
+    "variant_id",
+    "sku",
+    "batch_id",
+    "batch_number",
+    "serial_number_id",
+    "serial_number",
+    "quantity",
+    "resource_type",
+    "resource_id",
+    "manufacturing_order_id",
+)
+
+
+@functools.cache
+def _made_from() -> Any:
+    """The direct inputs recorded for one unit (``ix_genealogy_output_serial``), built
+    once with a bound parameter: building it cost more than running it."""
     g = Genealogy
-    q = (
+    return (
         select(
             g.input_variant_id,
             Variant.sku,
@@ -287,22 +296,15 @@ def inputs_of(
         .join(Variant, Variant.id == g.input_variant_id)
         .outerjoin(Batch, Batch.id == g.input_batch_id)
         .outerjoin(Serial, Serial.id == g.input_serial_id)
-        .where(or_(*conds))
+        .where(g.output_serial_id == bindparam("serial_id"))
         .order_by(g.id)
     )
-    keys = (
-        "variant_id",
-        "sku",
-        "batch_id",
-        "batch_number",
-        "serial_number_id",
-        "serial_number",
-        "quantity",
-        "resource_type",
-        "resource_id",
-        "manufacturing_order_id",
-    )
-    return [dict(zip(keys, r, strict=True)) for r in ctx.rows(session, q)]
+
+
+def made_from(session: Session, serial_id: int) -> list[dict[str, Any]]:
+    """What went into one unit (one level; the trace goes further)."""
+    found = ctx.rows(session, _made_from(), serial_id=serial_id)
+    return [dict(zip(MADE_FROM_KEYS, r, strict=True)) for r in found]
 
 
 # --- the reached set -------------------------------------------------------------------
