@@ -975,21 +975,12 @@ def _attach_serials(
     types: dict[str, list[int]] = {}
     for rtype, rid in by_row:
         types.setdefault(rtype, []).append(rid)
-    # PostgreSQL: also the reached serials (kept below anyway), so that it expects few
-    # rows: with the document rows alone it expected ~100 per row and started parallel
-    # workers for a 1 ms query (6-10 ms a forward trace). SQLite reads the rows by
-    # ix_serial_transactions_resource either way.
-    reached_only = (
-        [ctx.ids_in(session, st.serial_id, found.serials)]
-        if session.get_bind().dialect.name == "postgresql"
-        else []
-    )
     q = _union(
         [
             select(st.resource_type, st.resource_id, st.serial_id, Serial.serial_number)
             .join(Serial, Serial.id == st.serial_id)
             .where(st.resource_type == rtype, ctx.ids_in(session, st.resource_id, ids))
-            .where(lines.serial_rule, *reached_only)
+            .where(lines.serial_rule)
             .group_by(st.resource_type, st.resource_id, st.serial_id, Serial.serial_number)
             .having(lines.serial_kept)
             for rtype, ids in sorted(types.items())
