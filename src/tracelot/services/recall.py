@@ -61,7 +61,7 @@ def _report(
         "affected": tracing.describe_nodes(session, found, tracing.ordered(found), products),
         "customers": _customers(shipments),
         "shipments": shipments,
-        "on_hand": _on_hand(session, reached_b, reached_s),
+        "on_hand": _known(_on_hand(session, reached_b, reached_s)),
         "mass_balance": _balance_batches(session, reached_b) + _balance_serials(session, reached_s),
         "nothing_shipped": not shipments,
     }
@@ -69,8 +69,15 @@ def _report(
     out["balanced"] = all(b["balanced"] for b in out["mass_balance"])
     out["warnings"] = warnings + [w for b in out["mass_balance"] if (w := _imbalance(b))]
     out["summary"] = _summary(out)
+    out["mass_balance"] = _known(out["mass_balance"])
     out["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return out
+
+
+def _known(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows without their unknown (None) values: no part of the report holds one, so
+    its JSON is encoded as it is (a recall's lines and units are built that way)."""
+    return [{k: v for k, v in r.items() if v is not None} for r in rows]
 
 
 def _imbalance(b: dict[str, Any]) -> str | None:
@@ -109,28 +116,36 @@ def _summary(r: dict[str, Any]) -> str:
 
 
 def _customers(shipments: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Affected customers with their units and orders, summed over the shipment lines."""
+    """Affected customers with their units and orders, summed over the shipment lines;
+    unknown contact details left out (as every part of the report)."""
     out: dict[Any, dict[str, Any]] = {}
     orders: dict[Any, dict[Any, None]] = {}
     for e in shipments:
         key = e.get("customer_id") or e.get("customer") or e.get("order_no") or e["document"]
         c = out.get(key)
         if c is None:
-            c = out[key] = {
-                "customer_id": e.get("customer_id"),
-                "customer": e.get("customer"),
-                "email": e.get("customer_email"),
-                "phone": e.get("customer_phone"),
-                "ship_to": e.get("ship_to"),
-                "orders": [],
-                "quantity": ZERO,
-            }
+            c = out[key] = _contact(e)
             orders[key] = {}
         c["quantity"] += e["quantity"]
         orders[key][e.get("order_no")] = None
     for key, c in out.items():
-        c["orders"] = list(orders[key])
+        c["orders"] = [o for o in orders[key] if o is not None]
     return list(out.values())
+
+
+CONTACT = {  # report key: shipment line key
+    "customer_id": "customer_id",
+    "customer": "customer",
+    "email": "customer_email",
+    "phone": "customer_phone",
+    "ship_to": "ship_to",
+}
+
+
+def _contact(e: dict[str, Any]) -> dict[str, Any]:
+    c = {k: e[line] for k, line in CONTACT.items() if e.get(line) is not None}
+    c["quantity"] = ZERO
+    return c
 
 
 def _on_hand(session: Session, batch_ids: list[int], serial_ids: list[int]) -> list[dict[str, Any]]:

@@ -593,12 +593,15 @@ def describe_nodes(
 
 Names = dict[int, tuple[Any, Any, Any]]
 PRODUCT_KEYS = ("sku", "item_name", "uom")
-NO_PRODUCT = dict.fromkeys(PRODUCT_KEYS)
+NO_PRODUCT: dict[str, Any] = {}
 
 
 def _products(names: Names) -> dict[int, dict[str, Any]]:
     """sku, item name and unit per product, to merge into each node of it."""
-    return {v: dict(zip(PRODUCT_KEYS, n, strict=True)) for v, n in names.items()}
+    return {
+        v: {k: x for k, x in zip(PRODUCT_KEYS, n, strict=True) if x is not None}
+        for v, n in names.items()
+    }
 
 
 def _describe_batches(
@@ -614,19 +617,28 @@ def _describe_batches(
     ).where(ctx.ids_in(session, Batch.id, ids))
     levels, products = found.batches, _products(names)
     return {
-        (0, i): {
-            "level": levels[i],
-            "kind": "batch",
-            "batch_id": i,
-            "batch_number": number,
-            "variant_id": v,
-            **products.get(v, NO_PRODUCT),
-            "expiration_date": expiry,
-            "supplier_lot": supplier_lot,
-            "hold_reason": hold,
-        }
+        (0, i): _known(
+            {
+                "level": levels[i],
+                "kind": "batch",
+                "batch_id": i,
+                "batch_number": number,
+                "variant_id": v,
+                **products.get(v, NO_PRODUCT),
+            },
+            expiration_date=expiry,
+            supplier_lot=supplier_lot,
+            hold_reason=hold,
+        )
         for i, number, v, expiry, supplier_lot, hold in ctx.rows(session, q)
     }
+
+
+def _known(node: dict[str, Any], **maybe: Any) -> dict[str, Any]:
+    """The node with those of ``maybe`` that are known: unknown values are left out, as
+    the API shows them (no second pass over a recall's 100,000 units to drop them)."""
+    node.update((k, v) for k, v in maybe.items() if v is not None)
+    return node
 
 
 def _describe_serials(
@@ -642,17 +654,19 @@ def _describe_serials(
     ).where(ctx.ids_in(session, Serial.id, ids))
     levels, products = found.serials, _products(names)
     return {
-        (1, i): {
-            "level": levels[i],
-            "kind": "serial",
-            "serial_number_id": i,
-            "serial_number": number,
-            "variant_id": v,
-            **products.get(v, NO_PRODUCT),
-            "status": status,
-            "location_id": location_id,
-            "hold_reason": hold,
-        }
+        (1, i): _known(
+            {
+                "level": levels[i],
+                "kind": "serial",
+                "serial_number_id": i,
+                "serial_number": number,
+                "variant_id": v,
+                **products.get(v, NO_PRODUCT),
+                "status": status,
+            },
+            location_id=location_id,
+            hold_reason=hold,
+        )
         for i, number, v, status, location_id, hold in ctx.rows(session, q)
     }
 
@@ -864,9 +878,9 @@ def lines_page(
     rows = ctx.rows(session, _line_details(ordered.subquery("page")))
     if not rows and page > 1:  # past the end: the totals still tell how many there are
         return [], _totals(ctx.rows(session, _line_details(ordered.limit(1).offset(0).subquery())))
-    events = [_event(*r) for r in rows]
+    events = _full_lines(session, rows, [None] * len(rows))
     _attach_serials(session, found, lines, events)
-    return ctx.enrich(session, events), _totals(rows)
+    return events, _totals(rows)
 
 
 def _all_lines(session: Session, every: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -890,15 +904,51 @@ def _all_lines(session: Session, every: Any) -> tuple[list[dict[str, Any]], dict
     ).join(mv, mv.id == every.c.mid)
     found = ctx.rows(session, q)
     found.sort(key=lambda r: (r[10], r[2] is not None, r[2] or 0))
-    events = []
-    quantity = Decimal(0)
-    for r in found:
-        e = _event(*r)
-        if r[11]:
-            e["serial_numbers"] = sorted(r[11].split(SEP))
-        quantity += e["quantity"]
-        events.append(e)
-    return ctx.enrich(session, events), {"events": len(events), "quantity": quantity}
+    events = _full_lines(session, found, [r[11] for r in found])
+    quantity = sum((e["quantity"] for e in events), Decimal(0))
+    return events, {"events": len(events), "quantity": quantity}
+
+
+def _full_lines(session: Session, rows: list[Any], numbers: list[str | None]) -> list[Any]:
+    """Lines (``_line_details`` columns first) with their documents' context and places,
+    and the ``SEP``-joined serial numbers of each, if known."""
+    context = ctx.compact_contexts(session, {(r[0], r[1]) for r in rows})
+    places = ctx.location_names(session, {r[4] for r in rows})
+    return [
+        _full_line(r, context.get((r[0], r[1]), NO_CONTEXT), places, n)
+        for r, n in zip(rows, numbers, strict=True)
+    ]
+
+
+NO_CONTEXT: dict[str, Any] = {}
+
+
+def _full_line(
+    r: Any, context: dict[str, Any], places: dict[int, str], nums: str | None
+) -> dict[str, Any]:
+    """A line with its document's context, unknown values left out (as the API shows
+    them: no second pass over a recall's 100,000s of lines to drop them)."""
+    rtype, rid, batch_id, variant_id, location_id, q, at, document, order_no, reason = r[:10]
+    e = {
+        **context,
+        "resource_type": rtype,
+        "resource_id": rid,
+        "variant_id": variant_id,
+        "quantity": q if isinstance(q, Decimal) else Decimal(q),
+        "date": at,
+        "reason": reason,
+        "serial_numbers": sorted(nums.split(SEP)) if nums else [],
+    }
+    if batch_id is not None:
+        e["batch_id"] = batch_id
+    if location_id is not None:
+        e["location_id"] = location_id
+        e["location"] = places.get(location_id)
+    if document:  # the line's own document and order number win over the context's
+        e["document"] = document
+    if order_no:
+        e["order_no"] = order_no
+    return e
 
 
 def _line_details(page: Any) -> Any:
@@ -935,40 +985,12 @@ def _totals(rows: list[Any]) -> dict[str, Any]:
     return {"events": int(rows[0].total), "quantity": Decimal(rows[0].total_q or 0)}
 
 
-def _event(
-    rtype: str,
-    rid: int,
-    batch_id: int | None,
-    variant_id: int,
-    location_id: int,
-    q: Any,
-    at: Any,
-    document: str | None,
-    order_no: str | None,
-    reason: str | None,
-    *_totals: Any,
-) -> dict[str, Any]:
-    return {
-        "resource_type": rtype,
-        "resource_id": rid,
-        "batch_id": batch_id,
-        "variant_id": variant_id,
-        "location_id": location_id,
-        "quantity": q if isinstance(q, Decimal) else Decimal(q),
-        "date": at,
-        "document": document,
-        "order_no": order_no,
-        "reason": reason,
-        "serial_numbers": [],
-    }
-
-
 def _attach_serials(
     session: Session, found: Reached, lines: Lines, events: list[dict[str, Any]]
 ) -> None:
     """The serial numbers of the listed serial lines: each row's serial transactions by
     ``ix_serial_transactions_resource``, netted per serial, kept if the trace reached it."""
-    by_row = {(e["resource_type"], e["resource_id"]): e for e in events if e["batch_id"] is None}
+    by_row = {(e["resource_type"], e["resource_id"]): e for e in events if "batch_id" not in e}
     if not by_row:
         return
     st = SerialTransaction

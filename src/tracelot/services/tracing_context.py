@@ -438,9 +438,16 @@ def describe(
         else:
             query, columns = _describing(dialect, types)
             params = {f"ids_{i}": ids_value(session, by_type[t]) for i, t in enumerate(types)}
+        shaped: dict[tuple[Any, ...], dict[str, Any]] = {}
         for rtype, rid, *values in rows(session, query, **params):
-            out[(rtype, rid)] = DOCS[rtype].shape(dict(zip(columns, values, strict=True)))
-        _add_customers(session, out.values())
+            # Rows of one document share its context: shaped once and shared (a recall's
+            # 100,000 delivery rows come from far fewer orders). Callers only read it.
+            key = (rtype, *values)
+            info = shaped.get(key)
+            if info is None:
+                info = shaped[key] = DOCS[rtype].shape(dict(zip(columns, values, strict=True)))
+            out[(rtype, rid)] = info
+        _add_customers(session, shaped.values())
     for rtype, ids in by_type.items():
         fn = RESOLVERS.get(rtype) if rtype not in DOCS else None
         for rid, info in (fn(session, sorted(ids)) if fn else {}).items():
@@ -451,27 +458,32 @@ def describe(
 # --- events -----------------------------------------------------------------------------
 
 
-def enrich(session: Session, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Add document context and location names to shipment/origin events, in place."""
-    context = describe(session, {(e["resource_type"], e["resource_id"]) for e in events})
-    for e in events:
-        info = context.get((e["resource_type"], e["resource_id"]))
-        if info:  # the event's own document and order number win over the context's
-            document, order_no = e.get("document"), e.get("order_no")
-            e.update(info)
-            e["document"] = document or info.get("document")
-            e["order_no"] = order_no or info.get("order_no")
-    return enrich_locations(session, events)
+def compact_contexts(
+    session: Session, refs: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """``describe`` with unknown (None) values left out, each shared context compacted once."""
+    compact: dict[int, dict[str, Any]] = {}
+    out = {}
+    for ref, info in describe(session, refs).items():
+        c = compact.get(id(info))
+        if c is None:
+            c = compact[id(info)] = {k: v for k, v in info.items() if v is not None}
+        out[ref] = c
+    return out
+
+
+def location_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    """Names of the locations (few: a plain IN list)."""
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    q = select(Location.id, Location.name).where(Location.id.in_(wanted))
+    return {i: name for i, name in session.execute(q)}
 
 
 def enrich_locations(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Add each row's location name (one query for all rows)."""
-    ids = {r["location_id"] for r in rows if r.get("location_id")}
-    names = (
-        dict(session.execute(select(Location.id, Location.name).where(Location.id.in_(ids))).all())
-        if ids
-        else {}
-    )  # locations are few: a plain IN list
+    names = location_names(session, [r.get("location_id") for r in rows])
     for r in rows:
         r["location"] = names.get(r.get("location_id") or 0)
     return rows
