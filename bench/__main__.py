@@ -14,7 +14,7 @@ from bench.common import (
     Sizes,
     console,
     machine,
-    pg_server_class,
+    pg_bench_server,
     print_run,
     run_dict,
     sqlite_url,
@@ -73,7 +73,7 @@ def main() -> None:
 
 
 def _postgres(sizes: Sizes, only: set[str]) -> list[Run]:
-    server = pg_server_class()()
+    server = pg_bench_server()
     server.start()
     try:
         out = []

@@ -29,7 +29,7 @@ from bench.common import (
     db_size_mib,
     machine,
     peak_rss_mib,
-    pg_server_class,
+    pg_bench_server,
     reset_peak,
     sqlite_url,
     summary,
@@ -462,7 +462,7 @@ def main() -> None:
     if "sqlite" in args.db:
         runs.append(run_one(sqlite_url("scale"), plan, args.samples))
     if "postgresql" in args.db:
-        pg = pg_server_class()()
+        pg = pg_bench_server()
         try:
             pg.start()
             runs.append(run_one(pg.create_database("scale"), plan, args.samples))

@@ -114,8 +114,14 @@ class PostgresServer:
     ``start()``/``stop()`` do the same without ``with``.
     """
 
-    def __init__(self, dbname: str = DEFAULT_DBNAME, bindir: Path | str | None = None) -> None:
+    def __init__(
+        self,
+        dbname: str = DEFAULT_DBNAME,
+        bindir: Path | str | None = None,
+        settings: dict[str, str] | None = None,
+    ) -> None:
         self.dbname = dbname
+        self.settings = {"shared_buffers": "64MB", **(settings or {})}
         self.bindir = Path(bindir) if bindir else find_pg_bindir()
         self.user = SUPERUSER
         self.host = "127.0.0.1"
@@ -220,8 +226,8 @@ class PostgresServer:
                     "synchronous_commit = off\n"
                     "full_page_writes = off\n"
                     "max_connections = 100\n"
-                    "shared_buffers = 64MB\n"
                     "logging_collector = off\n"
+                    + "".join(f"{k} = {v}\n" for k, v in self.settings.items())
                 )
             self._start_on_free_port()
             self.url = f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{self.dbname}"
