@@ -37,10 +37,9 @@ from sqlalchemy import (
     text,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.schema import CreateTable
-from sqlalchemy.types import NullType
+from sqlalchemy.types import NullType, UserDefinedType
 
 from tracelot.db.models import (
     Customer,
@@ -77,15 +76,24 @@ def ids_in(session: Session, column: Any, ids: Collection[int]) -> Any:
         return column.in_(select(each.c.value))
     if len(values) > MANY_IDS:
         return column.in_(select(id_table(session, values).c.id))
-    return column == any_(cast(bindparam(None, pg_array(values), type_=String), ID_ARRAY))
+    return column == any_(bindparam(None, pg_array(values), type_=IdArray()))
 
 
-ID_ARRAY = ARRAY(BigInteger)
+class IdArray(UserDefinedType[str]):
+    """A ``bigint[]`` parameter sent as its text: PostgreSQL reads it once, as it binds.
+    A list is adapted by psycopg element by element in Python (2.1 ms for a trace's 3,500
+    serials, against 0.3 ms as text); text CAST to an array in SQL is parsed again for
+    every row a sequential scan filters (0.1 s for 1,600 lots against 2,000 rows)."""
+
+    cache_ok = True
+    render_bind_cast = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "BIGINT[]"
 
 
 def pg_array(values: list[int]) -> str:
-    """Ids as one PostgreSQL array literal: psycopg adapts a list element by element
-    in Python (2.1 ms for a trace's 3,500 serials, against 0.3 ms as text)."""
+    """Ids as one PostgreSQL array literal, for ``IdArray``."""
     return "{" + ",".join(map(str, values)) + "}"
 
 
@@ -377,7 +385,7 @@ def ids_param(dialect: str, column: Any, name: str) -> Any:
     if dialect == "sqlite":
         each = func.json_each(bindparam(name, type_=String)).table_valued("value")
         return column.in_(select(each.c.value))
-    return column == any_(cast(bindparam(name, type_=String), ID_ARRAY))
+    return column == any_(bindparam(name, type_=IdArray()))
 
 
 @functools.cache
