@@ -97,6 +97,10 @@ class Measure:
             batch_id(self.plan, level, self.rnd.randrange(1, self.plan.per_level)) for _ in range(n)
         ]
 
+    def _trace_samples(self) -> int:
+        """Traces take longer, so fewer of them; at least 20, so p95 is not the slowest."""
+        return max(20, self.samples // 2)
+
     def in_tx(self, fn: Callable[[Any, Any], Any]) -> Callable[[Any], Any]:
         def call(arg: Any) -> Any:
             with transaction(self.sessions) as db:
@@ -135,7 +139,7 @@ class Measure:
                     self.in_tx(
                         lambda db, b: tracing.trace(db, [tracing.Node(batch_id=b)], "forward")
                     ),
-                    self._lots(0, max(10, self.samples // 4)),
+                    self._lots(0, self._trace_samples()),
                 ),
                 "tracing.trace, level-0 lots",
             ),
@@ -146,7 +150,7 @@ class Measure:
                     self.in_tx(
                         lambda db, b: tracing.trace(db, [tracing.Node(batch_id=b)], "backward")
                     ),
-                    self._lots(LEVELS - 1, max(10, self.samples // 4)),
+                    self._lots(LEVELS - 1, self._trace_samples()),
                 ),
                 "tracing.trace, level-4 lots",
             ),
@@ -282,7 +286,7 @@ class Measure:
                 "/v1/trace",
                 [
                     {"batch_id": b, "direction": "forward"}
-                    for b in self._lots(0, max(10, self.samples // 4))
+                    for b in self._lots(0, self._trace_samples())
                 ],
             )
             add(
@@ -290,7 +294,7 @@ class Measure:
                 "/v1/trace",
                 [
                     {"batch_id": b, "direction": "backward"}
-                    for b in self._lots(LEVELS - 1, max(10, self.samples // 4))
+                    for b in self._lots(LEVELS - 1, self._trace_samples())
                 ],
             )
             add(
