@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import gc
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -320,29 +320,30 @@ def _ends(direction: str) -> tuple[Any, Any, Any, Any, Any]:
     return (*outs, *ins, g.c.input_variant_id)
 
 
-def _seeds(session: Session, start: list[Node], level: int) -> Any:
+IdsWhere = Callable[[str, Any], Any]  # ("batches" or "serials", id column) -> WHERE
+
+
+def _seeds(kinds: tuple[str, ...], where: IdsWhere, level: Any) -> Any:
     """The anchor rows: the start nodes that exist, at ``level``, for any number of them
     (ids as one parameter; a compound SELECT per node is capped at 500 terms on SQLite)."""
-    batches = [n.batch_id for n in start if n.batch_id]
-    serials = [n.serial_id for n in start if n.serial_id]
     parts = []
-    if batches or not serials:
+    if "batches" in kinds:
         parts.append(
             select(
                 Batch.id.label("batch_id"),
                 cast(null(), BigInteger).label("serial_id"),
                 Batch.variant_id.label("variant_id"),
-                literal(level).label("level"),
-            ).where(ctx.ids_in(session, Batch.id, batches))
+                level.label("level"),
+            ).where(where("batches", Batch.id))
         )
-    if serials:
+    if "serials" in kinds:
         parts.append(
             select(
                 cast(null(), Integer).label("batch_id"),
                 Serial.id.label("serial_id"),
                 Serial.variant_id.label("variant_id"),
-                literal(level).label("level"),
-            ).where(ctx.ids_in(session, Serial.id, serials))
+                level.label("level"),
+            ).where(where("serials", Serial.id))
         )
     if len(parts) == 1:
         return parts[0]
@@ -350,23 +351,59 @@ def _seeds(session: Session, start: list[Node], level: int) -> Any:
     return select(starts.c.batch_id, starts.c.serial_id, starts.c.variant_id, starts.c.level)
 
 
+def _start_ids(start: list[Node]) -> dict[str, list[int]]:
+    """The start's lot ids and serial ids (lots, even none, when there is no serial)."""
+    batches = [n.batch_id for n in start if n.batch_id]
+    serials = [n.serial_id for n in start if n.serial_id]
+    ids = {"batches": batches} if batches or not serials else {}
+    return ids | ({"serials": serials} if serials else {})
+
+
 def reach(session: Session, start: list[Node], direction: str, first_level: int = 0) -> Any:
     """Recursive CTE of every node reachable from ``start`` (inclusive) within MAX_LEVELS
     levels, with its product, its nearest level and ``deepest`` (MAX_LEVELS deeper than
     the start means the walk was cut short: ``reached`` goes on from there). The product
     comes from genealogy's own columns: counting per product reads no batch/serial rows."""
+    ids = _start_ids(start)
+    return _reach(
+        session.get_bind().dialect.name,
+        direction,
+        tuple(ids),
+        lambda kind, column: ctx.ids_in(session, column, ids[kind]),
+        literal(first_level),
+    )
+
+
+@functools.cache
+def _reach_cached(dialect: str, direction: str, kinds: tuple[str, ...]) -> Any:
+    """``reach`` built once per shape, ids bound as ``ids_batches``/``ids_serials`` and the
+    level as ``first_level``: building the statement cost more than running it for a
+    small trace (a single serial's: 6.8 ms, 0.3 of them in SQLite)."""
+    tree = _reach(
+        dialect,
+        direction,
+        kinds,
+        lambda kind, column: ctx.ids_param(dialect, column, f"ids_{kind}"),
+        bindparam("first_level", type_=Integer),
+    )
+    return select(tree.c.batch_id, tree.c.serial_id, *list(tree.c)[2:])
+
+
+def _reach(
+    dialect: str, direction: str, kinds: tuple[str, ...], where: IdsWhere, first: Any
+) -> Any:
     here_b, here_s, next_b, next_s, next_v = _ends(direction)
     g = here_b.table
-    tree = _seeds(session, start, first_level).cte(f"tree_{direction}", recursive=True)
+    tree = _seeds(kinds, where, first).cte(f"tree_{direction}", recursive=True)
 
     def step(on: Any) -> Any:
         return (
             select(next_b, next_s, next_v, (tree.c.level + 1).label("level"))
             .select_from(tree.join(g, on))
-            .where(tree.c.level < first_level + MAX_LEVELS)
+            .where(tree.c.level < first + MAX_LEVELS)
         )  # a link to no lot or serial adds a (NULL, NULL) row: it leads nowhere, dropped below
 
-    if session.get_bind().dialect.name == "sqlite":
+    if dialect == "sqlite":
         # An OR join scans all of genealogy per node on SQLite; two recursive terms
         # (SQLite >= 3.34) each use their own index.
         tree = tree.union(step(here_b == tree.c.batch_id), step(here_s == tree.c.serial_id))
@@ -387,6 +424,18 @@ def reach(session: Session, start: list[Node], direction: str, first_level: int 
     ).subquery(f"reached_{direction}")
 
 
+def _reach_rows(session: Session, start: list[Node], direction: str, first: int) -> list[Any]:
+    """The rows of ``reach``: a statement built once per shape, unless an id set is large
+    enough for PostgreSQL's temporary table (``ctx.ids_in``)."""
+    ids = _start_ids(start)
+    if max(len(v) for v in ids.values()) > ctx.MANY_IDS:
+        tree = reach(session, start, direction, first)
+        return ctx.rows(session, select(tree.c.batch_id, tree.c.serial_id, *list(tree.c)[2:]))
+    params = {f"ids_{kind}": ctx.ids_value(session, v) for kind, v in ids.items()}
+    stmt = _reach_cached(session.get_bind().dialect.name, direction, tuple(ids))
+    return ctx.rows(session, stmt, first_level=first, **params)
+
+
 def reached(session: Session, start: list[Node], direction: str) -> Reached:
     """Every node the start reaches, at any depth: one recursive query per MAX_LEVELS
     levels, each round going on from the nodes first reached at the previous round's last
@@ -394,9 +443,8 @@ def reached(session: Session, start: list[Node], direction: str) -> Reached:
     out = Reached()
     seeds, first = start, 0
     while seeds:
-        tree = reach(session, seeds, direction, first)
+        rows = _reach_rows(session, seeds, direction, first)
         last = first + MAX_LEVELS
-        rows = ctx.rows(session, select(tree.c.batch_id, tree.c.serial_id, *list(tree.c)[2:]))
         # Comprehensions, not a loop with a branch per row: a recall reaches 100,000 units.
         # A node met again in a later round is already counted, nearer.
         new_b = [(b, v, lv) for b, _, v, lv, _ in rows if b is not None and b not in out.batches]
@@ -739,7 +787,7 @@ def _shipped(reason: Any, change: Any) -> Any:
     return and_(func.sum(change) < 0, func.count(case((reason == "delivery", 1))) > 0)
 
 
-def shipment_lines(session: Session, found: Reached, numbers: bool = False) -> Lines:
+def shipment_lines(kinds: tuple[str, ...], where: IdsWhere, numbers: bool = False) -> Lines:
     """Net shipped quantity per shipping document row and lot (reverts cancel out); for
     serials per shipping row, counting units whose net change there is out. ``numbers``:
     each line also aggregates its serial numbers (``SEP``-joined; NULL for a lot)."""
@@ -747,7 +795,7 @@ def shipment_lines(session: Session, found: Reached, numbers: bool = False) -> L
     shipping = and_(st.quantity_change != 0, st.reason.in_(SHIPPING_REASONS))
     kept = _shipped(st.reason, st.quantity_change)
     parts = []
-    if found.batches:
+    if "batches" in kinds:
         m = Movement
         parts.append(
             select(
@@ -759,14 +807,11 @@ def shipment_lines(session: Session, found: Reached, numbers: bool = False) -> L
                 func.max(m.id).label("mid"),
                 *_no_numbers(numbers),
             )
-            .where(
-                ctx.ids_in(session, m.batch_id, found.batches),
-                m.reason.in_(SHIPPING_REASONS),
-            )
+            .where(where("batches", m.batch_id), m.reason.in_(SHIPPING_REASONS))
             .group_by(m.batch_id, m.resource_type, m.resource_id)  # batch first: its index
             .having(_shipped(m.reason, m.quantity))
         )
-    if found.serials:
+    if "serials" in kinds:
         net = (
             select(
                 st.resource_type.label("rt"),
@@ -774,7 +819,7 @@ def shipment_lines(session: Session, found: Reached, numbers: bool = False) -> L
                 st.serial_id,
                 func.max(st.movement_id).label("mid"),
             )
-            .where(ctx.ids_in(session, st.serial_id, found.serials), shipping)
+            .where(where("serials", st.serial_id), shipping)
             .group_by(st.serial_id, st.resource_type, st.resource_id)  # the index order
             .having(kept)
         ).subquery("net")
@@ -804,7 +849,7 @@ def _serial_lines(net: Any, reason: Any, mid: Any, numbers: bool = False) -> Any
     return q
 
 
-def origin_lines(session: Session, found: Reached, numbers: bool = False) -> Lines:
+def origin_lines(kinds: tuple[str, ...], where: IdsWhere, numbers: bool = False) -> Lines:
     """Where reached lots/serials entered stock from outside: receipts, adjustments and
     imports, net of their reverts, per document row and lot (serials: per row)."""
     st = SerialTransaction
@@ -812,9 +857,9 @@ def origin_lines(session: Session, found: Reached, numbers: bool = False) -> Lin
         st.quantity_change == 1, st.reason.in_(ORIGIN_REASONS), st.is_active.is_(True)
     )  # a revert deactivates the serials it took back
     parts = []
-    if found.batches:
-        parts.append(_batch_origin_lines(session, found, numbers))
-    if found.serials:
+    if "batches" in kinds:
+        parts.append(_batch_origin_lines(where, numbers))
+    if "serials" in kinds:
         net = (
             select(
                 st.resource_type.label("rt"),
@@ -822,14 +867,14 @@ def origin_lines(session: Session, found: Reached, numbers: bool = False) -> Lin
                 st.serial_id,
                 func.min(st.movement_id).label("mid"),
             )
-            .where(ctx.ids_in(session, st.serial_id, found.serials), origin)
+            .where(where("serials", st.serial_id), origin)
             .group_by(st.serial_id, st.resource_type, st.resource_id)  # the index order
         ).subquery("net")
         parts.append(_serial_lines(net, cast(null(), String), func.min(net.c.mid), numbers))
     return Lines(parts, origin, func.count() > 0)
 
 
-def _batch_origin_lines(session: Session, found: Reached, numbers: bool) -> Any:
+def _batch_origin_lines(where: IdsWhere, numbers: bool) -> Any:
     """A reverted receipt nets out with its revert (same document row), as shipments do;
     the line is dated and named by its first origin movement, never by the revert."""
     m = Movement
@@ -844,10 +889,7 @@ def _batch_origin_lines(session: Session, found: Reached, numbers: bool) -> Any:
             first.label("mid"),
             *_no_numbers(numbers),
         )
-        .where(
-            ctx.ids_in(session, m.batch_id, found.batches),
-            m.reason.in_((*ORIGIN_REASONS, "revert")),
-        )
+        .where(where("batches", m.batch_id), m.reason.in_((*ORIGIN_REASONS, "revert")))
         .group_by(m.batch_id, m.resource_type, m.resource_id)  # batch first: its index
         .having(func.sum(m.quantity) > 0, first.is_not(None))
     )
@@ -860,27 +902,57 @@ def lines_page(
     in ledger order, with the count and quantity of all lines from window functions in
     the same statement. Sorting needs only the movement ids, so the movements' details
     are read for the page alone."""
-    every_line = limit is None
-    make = shipment_lines if direction == "forward" else origin_lines
-    lines = make(session, found, every_line)
-    if not lines.parts:
+    sets = {"batches": found.batches, "serials": found.serials}
+    kinds = tuple(k for k, v in sets.items() if v)
+    if not kinds:
         return [], _totals([])
-    every = _union(lines.parts).subquery("lines")
-    if every_line:
-        return _all_lines(session, every)
-    ordered = select(
-        every,
-        func.count().over().label("total"),
-        func.sum(every.c.quantity).over().label("total_q"),
-    ).order_by(every.c.mid, every.c.batch_id)
-    if limit is not None:
-        ordered = ordered.limit(limit).offset((page - 1) * limit)
-    rows = ctx.rows(session, _line_details(ordered.subquery("page")))
+    dialect = session.get_bind().dialect.name
+    make = shipment_lines if direction == "forward" else origin_lines
+    if limit is None or (dialect == "postgresql" and _largest(sets) > ctx.MANY_IDS):
+        where: IdsWhere = lambda kind, column: ctx.ids_in(session, column, sets[kind])  # noqa: E731
+        lines = make(kinds, where, limit is None)  # the recall's lines list their serials
+        every = _union(lines.parts).subquery("lines")
+        if limit is None:
+            return _all_lines(session, every)
+        stmt, params = _paged(every), {}
+    else:
+        stmt, lines = _page_cached(dialect, direction, kinds)
+        params = {f"ids_{kind}": ctx.ids_value(session, sets[kind]) for kind in kinds}
+    rows = ctx.rows(session, stmt, limit=limit, offset=(page - 1) * limit, **params)
     if not rows and page > 1:  # past the end: the totals still tell how many there are
-        return [], _totals(ctx.rows(session, _line_details(ordered.limit(1).offset(0).subquery())))
+        return [], _totals(ctx.rows(session, stmt, limit=1, offset=0, **params))
     events = _full_lines(session, rows, [None] * len(rows))
     _attach_serials(session, found, lines, events)
     return events, _totals(rows)
+
+
+def _largest(sets: dict[str, Any]) -> int:
+    return max(len(v) for v in sets.values())
+
+
+@functools.cache
+def _page_cached(dialect: str, direction: str, kinds: tuple[str, ...]) -> tuple[Any, Lines]:
+    """A page of lines built once per shape, the ids bound as ``ids_batches`` and
+    ``ids_serials``: building it cost more than running it for a small trace."""
+    make = shipment_lines if direction == "forward" else origin_lines
+    lines = make(kinds, lambda kind, column: ctx.ids_param(dialect, column, f"ids_{kind}"))
+    return _paged(_union(lines.parts).subquery("lines")), lines
+
+
+def _paged(every: Any) -> Any:
+    """A page (``limit``, ``offset``) of the lines in ledger order, with the count and
+    quantity of all of them from window functions."""
+    ordered = (
+        select(
+            every,
+            func.count().over().label("total"),
+            func.sum(every.c.quantity).over().label("total_q"),
+        )
+        .order_by(every.c.mid, every.c.batch_id)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
+    return _line_details(ordered.subquery("page"))
 
 
 def _all_lines(session: Session, every: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:

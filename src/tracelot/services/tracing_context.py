@@ -345,16 +345,13 @@ def _customers(session: Session, ids: set[int]) -> dict[int, dict[str, Any]]:
     ordered by address id, the first row per customer wins."""
     if not ids:
         return {}
-    c, a = Customer, CustomerAddress
-    q = (
-        select(c.id, c.name, c.email, c.phone, c.company, a.id, a.phone, a.company, a.gln)
-        .add_columns(*(getattr(a, k) for k in ADDRESS_PARTS))
-        .outerjoin(a, (a.customer_id == c.id) & (a.entity_type == "shipping"))
-        .where(ids_in(session, c.id, ids))
-        .order_by(c.id, a.id)
-    )
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql" and len(ids) > MANY_IDS:
+        found = rows(session, _customers_query(lambda c: ids_in(session, c, ids)))
+    else:
+        found = rows(session, _customers_cached(dialect), ids=ids_value(session, ids))
     out: dict[int, dict[str, Any]] = {}
-    for r in rows(session, q):
+    for r in found:
         if r[0] in out:
             continue
         cid, name, email, phone, company, address_id, a_phone, a_company, gln, *parts = r
@@ -369,6 +366,23 @@ def _customers(session: Session, ids: set[int]) -> dict[int, dict[str, Any]]:
             "ship_to_gln": gln,
         }
     return out
+
+
+@functools.cache
+def _customers_cached(dialect: str) -> Any:
+    """``_customers_query`` built once, the ids bound as ``ids``."""
+    return _customers_query(lambda c: ids_param(dialect, c, "ids"))
+
+
+def _customers_query(where: Callable[[Any], Any]) -> Any:
+    c, a = Customer, CustomerAddress
+    return (
+        select(c.id, c.name, c.email, c.phone, c.company, a.id, a.phone, a.company, a.gln)
+        .add_columns(*(getattr(a, k) for k in ADDRESS_PARTS))
+        .outerjoin(a, (a.customer_id == c.id) & (a.entity_type == "shipping"))
+        .where(where(c.id))
+        .order_by(c.id, a.id)
+    )
 
 
 # --- many ids of one type ---------------------------------------------------------------
