@@ -984,7 +984,7 @@ def _all_lines(session: Session, every: Any) -> tuple[list[dict[str, Any]], dict
 def _full_lines(session: Session, rows: list[Any], numbers: list[str | None]) -> list[Any]:
     """Lines (``_line_details`` columns first) with their documents' context and places,
     and the ``SEP``-joined serial numbers of each, if known."""
-    context = ctx.compact_contexts(session, {(r[0], r[1]) for r in rows})
+    context = ctx.describe(session, {(r[0], r[1]) for r in rows})
     places = ctx.location_names(session, {r[4] for r in rows})
     return [
         _full_line(r, context.get((r[0], r[1]), NO_CONTEXT), places, n)

@@ -321,14 +321,7 @@ def _sales_shape(r: dict[str, Any]) -> dict[str, Any]:
 
 DOCS["SalesOrderRow"] = DocType(SalesOrderRow, _sales(False), _sales_shape)
 DOCS["SalesOrderFulfillmentRow"] = DocType(SalesOrderFulfillmentRow, _sales(True), _sales_shape)
-NO_CUSTOMER = {
-    "customer": None,
-    "customer_email": None,
-    "customer_phone": None,
-    "ship_to": None,
-    "ship_to_company": None,
-    "ship_to_gln": None,
-}
+NO_CUSTOMER: dict[str, Any] = {}
 
 
 def _add_customers(session: Session, infos: Iterable[dict[str, Any]]) -> None:
@@ -355,17 +348,23 @@ def _customers(session: Session, ids: set[int]) -> dict[int, dict[str, Any]]:
         if r[0] in out:
             continue
         cid, name, email, phone, company, address_id, a_phone, a_company, gln, *parts = r
-        out[cid] = {
-            "customer": name,
-            "customer_email": email,
-            "customer_phone": phone or a_phone,
-            "ship_to": _address(dict(zip(ADDRESS_PARTS, parts, strict=True)))
-            if address_id
-            else None,
-            "ship_to_company": a_company or company,
-            "ship_to_gln": gln,
-        }
+        out[cid] = _known(
+            {
+                "customer": name,
+                "customer_email": email,
+                "customer_phone": phone or a_phone,
+                "ship_to": _address(dict(zip(ADDRESS_PARTS, parts, strict=True)))
+                if address_id
+                else None,
+                "ship_to_company": a_company or company,
+                "ship_to_gln": gln,
+            }
+        )
     return out
+
+
+def _known(info: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in info.items() if v is not None}
 
 
 @functools.cache
@@ -444,7 +443,8 @@ def describe(
     session: Session, refs: Iterable[tuple[str, int]]
 ) -> dict[tuple[str, int], dict[str, Any]]:
     """Context of many (resource type, id) pairs: one statement for all the built-in
-    document types present, one per registered resolver."""
+    document types present, one per registered resolver. Unknown values are left out
+    (callers read with ``get``; a recall merges them into 100,000s of lines as they are)."""
     by_type: dict[str, set[int]] = {}
     for rtype, rid in refs:
         by_type.setdefault(rtype, set()).add(rid)
@@ -467,7 +467,8 @@ def describe(
             key = (rtype, *values)
             info = shaped.get(key)
             if info is None:
-                info = shaped[key] = DOCS[rtype].shape(dict(zip(columns, values, strict=True)))
+                raw = dict(zip(columns, values, strict=True))
+                info = shaped[key] = _known(DOCS[rtype].shape(raw))
             out[(rtype, rid)] = info
         _add_customers(session, shaped.values())
     for rtype, ids in by_type.items():
@@ -478,20 +479,6 @@ def describe(
 
 
 # --- events -----------------------------------------------------------------------------
-
-
-def compact_contexts(
-    session: Session, refs: Iterable[tuple[str, int]]
-) -> dict[tuple[str, int], dict[str, Any]]:
-    """``describe`` with unknown (None) values left out, each shared context compacted once."""
-    compact: dict[int, dict[str, Any]] = {}
-    out = {}
-    for ref, info in describe(session, refs).items():
-        c = compact.get(id(info))
-        if c is None:
-            c = compact[id(info)] = {k: v for k, v in info.items() if v is not None}
-        out[ref] = c
-    return out
 
 
 def location_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
