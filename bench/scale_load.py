@@ -440,10 +440,14 @@ def _serial_transactions(conn: Connection, plan: Plan, ids: Ids) -> None:
         "INSERT INTO serial_transactions (serial_id, movement_id, resource_type,"
         ' resource_id, quantity_change, is_active, reason, "user", transaction_date)'
     )
+    made = f"i <= {plan.final_serials}"  # FINAL units enter by the production of genealogy
     conn.execute(
         text(
-            cols + f" SELECT i, {m['receipt']} + (i - 1) / 1000, 'StockAdjustmentRow',"
-            " (i - 1) / 1000 + 1, 1, TRUE, 'adjustment', 'bench', :ts"
+            cols + f" SELECT i, {m['receipt']} + (i - 1) / 1000,"
+            f" CASE WHEN {made} THEN 'Production' ELSE 'StockAdjustmentRow' END,"
+            f" CASE WHEN {made} THEN 100000000 + (i - 1) % {plan.per_level}"
+            " ELSE (i - 1) / 1000 + 1 END, 1, TRUE,"
+            f" CASE WHEN {made} THEN 'production' ELSE 'adjustment' END, 'bench', :ts"
             f" FROM bench_seq WHERE i <= {plan.serials}"
         ),
         {"ts": TS},

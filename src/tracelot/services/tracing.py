@@ -56,6 +56,7 @@ from tracelot.db.models import (
 )
 from tracelot.domain import errors
 from tracelot.services import tracing_context as ctx
+from tracelot.services.manufacturing import PRODUCTION
 
 MAX_LEVELS = 64  # levels one recursive query walks; a deeper genealogy takes another round
 PAGE_SIZE = 50
@@ -203,7 +204,11 @@ def serial_history(session: Session, serial: Serial) -> dict[str, Any]:
         "serial": serial,
         "variant": _variant(session, serial, found),
         "steps": steps,
-        "made_from": made_from(session, serial.id),
+        # Inputs are recorded by a production of the unit: a unit never produced (most
+        # are bought) has none, and is not asked (a round trip of every history).
+        "made_from": made_from(session, serial.id)
+        if any(r[4] == PRODUCTION for r in found)
+        else [],
     }
 
 
