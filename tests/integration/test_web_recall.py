@@ -68,3 +68,23 @@ def test_the_recall_page_fsma_204_download_is_the_api_spreadsheet_of_the_recalle
 
 def test_an_fsma_204_download_without_lots_is_refused(web: TestClient) -> None:
     assert web.get("/recall/fsma204.csv").status_code == 400
+
+
+def test_the_recall_page_links_the_first_lots_and_units_and_says_how_many_more(
+    web: TestClient, sessions, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A lot reaching 100,000 units is not 100,000 links: the page links the first ones
+    and says where every one of them is (the downloads' Affected sheet)."""
+    from support.trace_scenario import build
+    from tracelot.web.pages import recall as recall_page
+
+    sc = build(World(sessions).setup())
+    monkeypatch.setattr(recall_page, "AFFECTED_SHOWN", 3)
+    page = web.get(f"/recall?batch={sc.lot}")
+    assert page.status_code == 200
+    reached = page.text.split('id="reached"')[1].split("</p>")[0]
+    assert "Lots/serials reached (9)" in reached and reached.count("<a href=") == 3
+    assert "and 6 more (every one in the CSV and XLSX, sheet Affected)" in reached
+    csv = web.get(f"/recall/report.csv?batch={sc.lot}").text
+    affected = csv.split("# Affected")[1].strip().splitlines()
+    assert len(affected) == 1 + 9 and affected[0].startswith("level,kind,batch_number")

@@ -368,6 +368,17 @@ SHIPMENT_COLUMNS = [
     "location",
 ]
 STOCK_COLUMNS = ["location", "sku", "batch_number", "serial_numbers", "quantity"]
+AFFECTED_COLUMNS = [
+    "level",
+    "kind",
+    "batch_number",
+    "serial_number",
+    "sku",
+    "item_name",
+    "status",
+    "expiration_date",
+    "hold_reason",
+]
 BALANCE_COLUMNS = [
     "kind",
     "name",
@@ -419,7 +430,9 @@ def tables(session: Session, r: dict[str, Any]) -> dict[str, list[list[Any]]]:
         + [[cell(e, c) for c in SHIPMENT_COLUMNS] for e in r["shipments"]],
         "On hand": [STOCK_COLUMNS] + [[cell(e, c) for c in STOCK_COLUMNS] for e in r["on_hand"]],
         "Mass balance": [BALANCE_COLUMNS]
-        + [[b[c] for c in BALANCE_COLUMNS] for b in r["mass_balance"]],
+        + [[b.get(c) for c in BALANCE_COLUMNS] for b in r["mass_balance"]],
+        "Affected": [AFFECTED_COLUMNS]
+        + [[n.get(c) for c in AFFECTED_COLUMNS] for n in r["affected"]],
     }
 
 

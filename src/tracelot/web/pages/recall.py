@@ -46,8 +46,20 @@ def recall_page(
         error, b, s = exc.message, [], []
     query = "&".join([f"batch={i}" for i in b] + [f"serial={i}" for i in s])
     return render(
-        request, "recall.html", "recall", report=report, numbers=numbers, error=error, query=query
+        request,
+        "recall.html",
+        "recall",
+        report=report,
+        numbers=numbers,
+        error=error,
+        query=query,
+        shown=AFFECTED_SHOWN,
     )
+
+
+# Lots and units linked on the page; a lot reaching 100,000 units lists the rest in the
+# downloads (their Affected sheet), not as 100,000 links.
+AFFECTED_SHOWN = 200
 
 
 @router.get("/recall/report.{fmt}")
