@@ -83,3 +83,28 @@ def test_with_nothing_to_fix_the_issues_page_says_so(web: TestClient, sessions) 
     World(sessions).setup()
     html = web.get("/issues").text
     assert "Nothing needs attention" in html and 'class="pager"' not in html
+
+
+def test_the_issues_page_counts_its_issues_once_for_every_kind_and_the_total(
+    web: TestClient, sessions, engine
+) -> None:  # type: ignore[no-untyped-def]
+    """The issues union (its "stock not connected" part counts every free serial) is
+    evaluated for the per-kind counts and for the page, never a third time to COUNT."""
+    from sqlalchemy import event
+
+    w = World(sessions).setup()
+    _expiring_lots(w, 3)
+    shipped_without_serials(w)
+    unions: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if "UNION ALL" in statement and "FROM stock" in statement:
+            unions.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        html = web.get("/issues").text
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert html.count("Open batch") == 3 and html.count("Assign on the order") == 1
+    assert len(unions) == 2

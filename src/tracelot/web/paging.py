@@ -47,11 +47,14 @@ def paged(
     page: int,
     limit: int = PAGE_SIZE,
     count: AnySelect | None = None,
+    total: int | None = None,
 ) -> Pager:
-    """``count``: a cheaper COUNT of the same rows, when the list joins what it displays."""
-    if count is None:
-        count = select(func.count()).select_from(query.order_by(None).subquery())
-    total = int(session.scalar(count) or 0)
+    """``count``: a cheaper COUNT of the same rows, when the list joins what it displays;
+    ``total``: their number, when the caller has it already (no COUNT at all)."""
+    if total is None:
+        if count is None:
+            count = select(func.count()).select_from(query.order_by(None).subquery())
+        total = int(session.scalar(count) or 0)
     pages = max(1, math.ceil(total / limit))
     page = min(max(1, page), pages)
     rows = list(session.execute(query.limit(limit).offset((page - 1) * limit)))

@@ -49,14 +49,18 @@ def _section(kind: str) -> tuple[str, str, str]:
 @router.get("/issues")
 def issues(request: Request, db: Db, kind: str = "", page: int = 1) -> Response:
     kind = kind if kind in tracing_issues.KINDS else ""
-    pager = paged(db, tracing_issues.query([kind] if kind else None, SOON_DAYS), page)
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for e in tracing_issues.describe(db, pager.rows):
-        groups.setdefault(e["kind"], []).append(e)
+    # The issues are counted once per kind, and the page's total is read from those
+    # counts: the union is evaluated twice (counts, page), not three times.
     every = tracing_issues.query(None, SOON_DAYS).order_by(None).subquery()
     counts: dict[str, int] = {
         k: n for k, n in db.execute(select(every.c.kind, func.count()).group_by(every.c.kind))
     }
+    total = counts.get(kind, 0) if kind else sum(counts.values())
+    query = tracing_issues.query([kind] if kind else None, SOON_DAYS)
+    pager = paged(db, query, page, total=total)
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for e in tracing_issues.describe(db, pager.rows):
+        groups.setdefault(e["kind"], []).append(e)
     return render(
         request,
         "issues.html",
