@@ -248,3 +248,23 @@ def test_the_recall_report_holds_no_unknown_values_so_its_json_is_encoded_as_it_
     assert _nones(r) == []
     assert any("batch_id" not in e for e in r["shipments"])  # the serial lines
     assert any(n["kind"] == "serial" and "location_id" not in n for n in r["affected"])
+
+
+def test_an_id_table_made_in_a_rolled_back_savepoint_is_made_again(sessions, monkeypatch):
+    """PostgreSQL drops a temporary table with the SAVEPOINT that made it: the next read
+    of the same ids makes it again instead of naming a table that is gone."""
+    from sqlalchemy import select
+
+    from tracelot.db.models import Serial
+    from tracelot.services import tracing_context as ctx
+
+    w = World(sessions).setup()
+    build(w)
+    monkeypatch.setattr(ctx, "MANY_IDS", 0)
+    with w.tx() as s:
+        ids = list(s.scalars(select(Serial.id)))
+        savepoint = s.begin_nested()
+        inside = s.scalars(select(Serial.id).where(ctx.ids_in(s, Serial.id, ids))).all()
+        savepoint.rollback()
+        after = s.scalars(select(Serial.id).where(ctx.ids_in(s, Serial.id, ids))).all()
+    assert sorted(inside) == sorted(after) == sorted(ids) and ids

@@ -15,6 +15,7 @@ resolver (many ids -> info), which ``describe`` asks too.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import weakref
 from collections.abc import Callable, Collection, Iterable
@@ -105,22 +106,26 @@ def large_reads(session: Session) -> None:
 
 
 MANY_IDS = 5000
-_ID_TABLES = "tracelot_id_tables"  # session.info: connection -> {ids: temporary table}
+_ID_TABLES = "tracelot_id_tables"  # session.info: transaction -> {ids: temporary table}
+_ID_TABLE_NUMBERS = "tracelot_id_table_numbers"  # session.info: names never reused
 
 
 def id_table(session: Session, values: list[int]) -> Table:
     """PostgreSQL: the ids as a temporary table (primary key, analyzed) that lives until
     the transaction ends, one per distinct set. A recall names its 100,000 reached units
     in six statements: as an array each of them probed an index per id or scanned the
-    table (0.2 s each); joined to a table whose size the planner knows, 20-40 ms."""
+    table (0.2 s each); joined to a table whose size the planner knows, 20-40 ms.
+    Known per (sub)transaction: a rolled back SAVEPOINT takes its tables with it."""
     conn = session.connection()
+    tx = session.get_nested_transaction() or session.get_transaction()
     tables = session.info.setdefault(_ID_TABLES, weakref.WeakKeyDictionary())
-    mine: dict[tuple[int, ...], Table] = tables.setdefault(conn, {})
+    mine: dict[tuple[int, ...], Table] = tables.setdefault(tx, {})
     key = tuple(values)
     table = mine.get(key)
     if table is None:
+        number = session.info.setdefault(_ID_TABLE_NUMBERS, itertools.count())
         table = Table(
-            f"tracelot_ids_{len(mine)}",
+            f"tracelot_ids_{next(number)}",
             MetaData(),
             Column("id", BigInteger, primary_key=True),
             prefixes=["TEMPORARY"],
