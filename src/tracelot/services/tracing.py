@@ -1106,8 +1106,8 @@ def start_nodes(
             "Name at least one batch_id or serial_number_id to trace.",
             path="batch_id",
         )
-    known_b = set(session.scalars(select(Batch.id).where(Batch.id.in_(list(batch_ids)))))
-    known_s = set(session.scalars(select(Serial.id).where(Serial.id.in_(list(serial_ids)))))
+    known_b = _known_ids(session, Batch, batch_ids)
+    known_s = _known_ids(session, Serial, serial_ids)
     for n in nodes:
         if (n.batch_id and n.batch_id not in known_b) or (
             n.serial_id and n.serial_id not in known_s
@@ -1115,3 +1115,10 @@ def start_nodes(
             what = "Batch" if n.batch_id else "Serial number"
             raise errors.NotFound(what, n.batch_id or n.serial_id)
     return nodes
+
+
+def _known_ids(session: Session, model: Any, ids: Sequence[int]) -> set[int]:
+    """Which of the ids exist (no statement for none)."""
+    if not ids:
+        return set()
+    return set(session.scalars(select(model.id).where(model.id.in_(list(ids)))))
