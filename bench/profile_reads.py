@@ -91,8 +91,9 @@ def _profile(
         ctx.rows = recall.fetch = plain  # type: ignore[assignment]
     in_db = sum(sum(v) for v in waits.values()) / len(calls)
     print(
-        f"\n{kind}: median {statistics.median(calls) * 1000:.2f} ms a call over {len(calls)};"
-        f" {in_db * 1000:.2f} ms of it in the statements read through tracing_context.rows"
+        f"\n{kind}: median {statistics.median(calls) * 1000:.2f} ms a call over {len(calls)},"
+        f" mean {statistics.mean(calls) * 1000:.2f} ms, of which {in_db * 1000:.2f} ms in the"
+        " statements read through tracing_context.rows"
     )
     for caller, times in sorted(waits.items(), key=lambda kv: -sum(kv[1])):
         share = len(times) / len(calls)

@@ -433,7 +433,7 @@ def _reach_rows(session: Session, start: list[Node], direction: str, first: int)
     """The rows of ``reach``: a statement built once per shape, unless an id set is large
     enough for PostgreSQL's temporary table (``ctx.ids_in``)."""
     ids = _start_ids(start)
-    if max(len(v) for v in ids.values()) > ctx.MANY_IDS:
+    if ctx.needs_id_table(session, *ids.values()):
         tree = reach(session, start, direction, first)
         return ctx.rows(session, select(tree.c.batch_id, tree.c.serial_id, *list(tree.c)[2:]))
     params = {f"ids_{kind}": ctx.ids_value(session, v) for kind, v in ids.items()}
@@ -913,7 +913,7 @@ def lines_page(
         return [], _totals([])
     dialect = session.get_bind().dialect.name
     make = shipment_lines if direction == "forward" else origin_lines
-    if limit is None or (dialect == "postgresql" and _largest(sets) > ctx.MANY_IDS):
+    if limit is None or ctx.needs_id_table(session, *sets.values()):
         where: IdsWhere = lambda kind, column: ctx.ids_in(session, column, sets[kind])  # noqa: E731
         lines = make(kinds, where, limit is None)  # the recall's lines list their serials
         every = _union(lines.parts).subquery("lines")
@@ -929,10 +929,6 @@ def lines_page(
     events = _full_lines(session, rows, [None] * len(rows))
     _attach_serials(session, found, lines, events)
     return events, _totals(rows)
-
-
-def _largest(sets: dict[str, Any]) -> int:
-    return max(len(v) for v in sets.values())
 
 
 @functools.cache

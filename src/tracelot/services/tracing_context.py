@@ -106,6 +106,15 @@ def large_reads(session: Session) -> None:
 
 
 MANY_IDS = 5000
+
+
+def needs_id_table(session: Session, *sets: Collection[Any]) -> bool:
+    """Whether one of the sets is large enough for PostgreSQL's temporary table
+    (``ids_in``): a statement built once, the ids bound as an array, then won't do."""
+    dialect = session.get_bind().dialect.name
+    return dialect == "postgresql" and any(len(ids) > MANY_IDS for ids in sets)
+
+
 _ID_TABLES = "tracelot_id_tables"  # session.info: transaction -> {ids: temporary table}
 _ID_TABLE_NUMBERS = "tracelot_id_table_numbers"  # session.info: names never reused
 
@@ -343,10 +352,10 @@ def _customers(session: Session, ids: set[int]) -> dict[int, dict[str, Any]]:
     ordered by address id, the first row per customer wins."""
     if not ids:
         return {}
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql" and len(ids) > MANY_IDS:
+    if needs_id_table(session, ids):
         found = rows(session, _customers_query(lambda c: ids_in(session, c, ids)))
     else:
+        dialect = session.get_bind().dialect.name
         found = rows(session, _customers_cached(dialect), ids=ids_value(session, ids))
     out: dict[int, dict[str, Any]] = {}
     for r in found:
@@ -460,7 +469,7 @@ def describe(
     if types:
         dialect = session.get_bind().dialect.name
         params: dict[str, Any] = {}
-        if dialect == "postgresql" and max(len(by_type[t]) for t in types) > MANY_IDS:
+        if needs_id_table(session, *(by_type[t] for t in types)):
             query, columns = _describe_query(  # a recall's 100,000 rows: see ``id_table``
                 types, lambda i, row: ids_in(session, row.id, by_type[types[i]])
             )
