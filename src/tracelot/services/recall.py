@@ -77,9 +77,8 @@ def _report(
 
 
 def _known(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows without their unknown (None) values: no part of the report holds one, so
-    its JSON is encoded as it is (a recall's lines and units are built that way)."""
-    return [{k: v for k, v in r.items() if v is not None} for r in rows]
+    """No part of the report holds a None, so its JSON is encoded as it is."""
+    return [tracing.ctx.known(r) for r in rows]
 
 
 def _imbalance(b: dict[str, Any]) -> str | None:

@@ -391,6 +391,11 @@ def _reach_cached(dialect: str, direction: str, kinds: tuple[str, ...]) -> Any:
         lambda kind, column: ctx.ids_param(dialect, column, f"ids_{kind}"),
         bindparam("first_level", type_=Integer),
     )
+    return _reach_select(tree)
+
+
+def _reach_select(tree: Any) -> Any:
+    """(batch, serial, variant, level, deepest) of a ``reach`` subquery."""
     return select(tree.c.batch_id, tree.c.serial_id, *list(tree.c)[2:])
 
 
@@ -434,8 +439,7 @@ def _reach_rows(session: Session, start: list[Node], direction: str, first: int)
     enough for PostgreSQL's temporary table (``ctx.ids_in``)."""
     ids = _start_ids(start)
     if ctx.needs_id_table(session, *ids.values()):
-        tree = reach(session, start, direction, first)
-        return ctx.rows(session, select(tree.c.batch_id, tree.c.serial_id, *list(tree.c)[2:]))
+        return ctx.rows(session, _reach_select(reach(session, start, direction, first)))
     params = {f"ids_{kind}": ctx.ids_value(session, v) for kind, v in ids.items()}
     stmt = _reach_cached(session.get_bind().dialect.name, direction, tuple(ids))
     return ctx.rows(session, stmt, first_level=first, **params)
@@ -688,10 +692,8 @@ def _describe_batches(
 
 
 def _known(node: dict[str, Any], **maybe: Any) -> dict[str, Any]:
-    """The node with those of ``maybe`` that are known: unknown values are left out, as
-    the API shows them (no second pass over a recall's 100,000 units to drop them)."""
-    node.update((k, v) for k, v in maybe.items() if v is not None)
-    return node
+    """The node with those of ``maybe`` that are known (``ctx.known``)."""
+    return node | ctx.known(maybe)
 
 
 def _describe_serials(

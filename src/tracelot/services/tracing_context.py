@@ -362,7 +362,7 @@ def _customers(session: Session, ids: set[int]) -> dict[int, dict[str, Any]]:
         if r[0] in out:
             continue
         cid, name, email, phone, company, address_id, a_phone, a_company, gln, *parts = r
-        out[cid] = _known(
+        out[cid] = known(
             {
                 "customer": name,
                 "customer_email": email,
@@ -377,7 +377,9 @@ def _customers(session: Session, ids: set[int]) -> dict[int, dict[str, Any]]:
     return out
 
 
-def _known(info: dict[str, Any]) -> dict[str, Any]:
+def known(info: dict[str, Any]) -> dict[str, Any]:
+    """The dict without its unknown (None) values: the report and trace parts that hold
+    100,000s of rows are built that way, so their JSON is encoded as it is."""
     return {k: v for k, v in info.items() if v is not None}
 
 
@@ -490,7 +492,7 @@ def describe(
             info = shaped.get(key)
             if info is None:
                 raw = dict(zip(columns, values, strict=True))
-                info = shaped[key] = _known(DOCS[rtype].shape(raw))
+                info = shaped[key] = known(DOCS[rtype].shape(raw))
             out[(rtype, rid)] = info
         _add_customers(session, shaped.values())
     for rtype, ids in by_type.items():
