@@ -16,11 +16,11 @@ from tracelot.web.session import CsrfRefused, LoginRequired
 
 
 def mount(app: FastAPI) -> None:
+    from tracelot.api.app import include_flat
     from tracelot.web.pages import PAGES
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    for router in PAGES:
-        app.include_router(router)
+    include_flat(app, PAGES)
     app.add_exception_handler(LoginRequired, _to_login)  # type: ignore[arg-type]
     app.add_exception_handler(CsrfRefused, _csrf_refused)  # type: ignore[arg-type]
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from sqlalchemy import and_, exists, literal, null, select, union_all
 
 from tracelot.api import out
-from tracelot.api.deps import Db, Paging, allow_filters, common_filters, paginate
+from tracelot.api.deps import Db, Paging, allow_filters, api_router, common_filters, paginate
 from tracelot.api.schemas import BatchCreate, BatchUpdate
 from tracelot.api.serialize import clean, dec, iso, parse_datetime
 from tracelot.db.models import Batch, Item, Stock, Variant
 from tracelot.services import batches
 from tracelot.services.common import get
 
-router = APIRouter(tags=["batches"])
+router = api_router("batches")
 
 
 @router.post("/batches")

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from sqlalchemy import select
 
 from tracelot.api import out
-from tracelot.api.deps import Db, Paging, Who, allow_filters, common_filters, paginate
+from tracelot.api.deps import Db, Paging, Who, allow_filters, api_router, common_filters, paginate
 from tracelot.api.schemas import ItemCreate, ItemUpdate, VariantCreate, VariantIn
 from tracelot.db.models import Item, Variant
 from tracelot.domain import errors
 from tracelot.services import catalog
 from tracelot.services.common import get
 
-router = APIRouter(tags=["catalog"])
+router = api_router("catalog")
 
 
 def _items_router(kind: str) -> None:

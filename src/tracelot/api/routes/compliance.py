@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Query, Request, Response
 
-from tracelot.api.deps import Db, Paging, allow_filters, paginate
+from tracelot.api.deps import Db, Paging, allow_filters, api_router, paginate
 from tracelot.api.serialize import clean, dec, iso
-from tracelot.domain import errors
 from tracelot.services import tracing_issues
 from tracelot.standards import fsma204
 
-router = APIRouter(tags=["traceability"])
+router = api_router("traceability")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -47,20 +46,10 @@ def fsma204_spreadsheet(
     )
 
 
-def _only_paging_filters(request: Request) -> None:
-    """The issue list is not a table of records: ids and date filters would mean nothing."""
-    allowed = {"limit", "page", "kind", "expiring_within_days"}
-    unknown = sorted(set(request.query_params) - allowed)
-    if unknown:
-        raise errors.refuse(
-            errors.UNSUPPORTED_FILTER,
-            f"Filter '{unknown[0]}' is not supported here; supported: "
-            f"{', '.join(sorted(allowed))}.",
-            path=unknown[0],
-        )
-
-
-@router.get("/tracing_issues", dependencies=[Depends(_only_paging_filters)])
+@router.get(
+    "/tracing_issues",
+    dependencies=[allow_filters("kind", "expiring_within_days", records=False)],
+)
 def list_tracing_issues(
     response: Response,
     db: Db,

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from tracelot.api.deps import get_caller
+from tracelot.api.deps import api_router, get_caller
 from tracelot.api.routes.sales import order_out
 from tracelot.domain import errors
 from tracelot.services import ecommerce
 
-router = APIRouter(tags=["imports"])
+router = api_router("imports")
 
 
 @router.post("/imports/orders/{channel}")

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
-from tracelot.api.deps import Db, allow_filters
+from tracelot.api.deps import Db, allow_filters, api_router
 from tracelot.db.models import Batch, Serial, Variant
 from tracelot.domain import errors
 from tracelot.services.common import get
 from tracelot.standards import gs1, labels
 
-router = APIRouter(tags=["traceability"])
+router = api_router("traceability")
 Symbology = Literal["datamatrix", "gs1_128", "qr"]
 Format = Literal["png", "svg", "pdf", "zpl"]
 MEDIA = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf", "zpl": "text/plain"}

@@ -6,11 +6,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from pydantic import Field
 from sqlalchemy import select
 
-from tracelot.api.deps import Db, Paging, Who, allow_filters, common_filters, paginate
+from tracelot.api.deps import Db, Paging, Who, allow_filters, api_router, common_filters, paginate
 from tracelot.api.schemas import BatchTransactionIn, Day, Id, In, TraceabilityIn
 from tracelot.api.serialize import clean, dec, iso
 from tracelot.db.models import (
@@ -28,7 +28,7 @@ from tracelot.db.models import (
 from tracelot.services import manufacturing as mf
 from tracelot.services.common import get
 
-router = APIRouter(tags=["manufacturing"])
+router = api_router("manufacturing")
 
 
 # -- request bodies ------------------------------------------------------------------------

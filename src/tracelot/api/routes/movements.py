@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from sqlalchemy import select
 
-from tracelot.api.deps import Db, Paging, allow_filters, paginate
+from tracelot.api.deps import Db, Paging, allow_filters, api_router, paginate
 from tracelot.api.serialize import clean, iso, num
 from tracelot.db.models import Movement, SerialTransaction, TrackingArchive
 from tracelot.services.common import get
 
-router = APIRouter(tags=["inventory movements"])
+router = api_router("inventory movements")
 
 KATANA_TYPES = {
     "StockAdjustmentRow",

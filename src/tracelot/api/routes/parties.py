@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from sqlalchemy import select
 
 from tracelot.api import out
-from tracelot.api.deps import Db, Paging, allow_filters, common_filters, paginate
+from tracelot.api.deps import Db, Paging, allow_filters, api_router, common_filters, paginate
 from tracelot.api.schemas import CustomerIn, LocationIn, SupplierIn
 from tracelot.db.base import utcnow
 from tracelot.db.models import Customer, Location, Supplier
@@ -16,7 +16,7 @@ from tracelot.domain import errors
 from tracelot.services import catalog
 from tracelot.services.common import get
 
-router = APIRouter(tags=["parties"])
+router = api_router("parties")
 
 
 def _require_name(data: dict[str, Any]) -> None:

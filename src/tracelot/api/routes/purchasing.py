@@ -11,12 +11,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import Body, Request, Response
 from pydantic import Field
 from sqlalchemy import select
 
 from tracelot.api import out
-from tracelot.api.deps import Db, Paging, Who, allow_filters, common_filters, paginate
+from tracelot.api.deps import Db, Paging, Who, allow_filters, api_router, common_filters, paginate
 from tracelot.api.schemas import Day, Id, In, TraceabilityIn
 from tracelot.api.serialize import clean, iso
 from tracelot.db.models import (
@@ -29,7 +29,7 @@ from tracelot.db.models import (
 from tracelot.services import purchasing
 from tracelot.services.common import get
 
-router = APIRouter(tags=["purchasing"])
+router = api_router("purchasing")
 
 
 class PoRowIn(In):

@@ -7,12 +7,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import Field
 from sqlalchemy import select
 
-from tracelot.api.deps import Db, Paging, Who, allow_filters, common_filters, paginate
+from tracelot.api.deps import Db, Paging, Who, allow_filters, api_router, common_filters, paginate
 from tracelot.api.schemas import BatchTransactionIn, In, TraceabilityIn
 from tracelot.api.serialize import clean, dec, iso, num
 from tracelot.db.models import (
@@ -27,7 +27,7 @@ from tracelot.db.models import (
 from tracelot.services import fulfillments, picking, sales
 from tracelot.services.common import get
 
-router = APIRouter(tags=["sales orders"])
+router = api_router("sales orders")
 
 
 class RowIn(In):

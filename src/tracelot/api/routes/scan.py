@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
 from pydantic import Field
 from sqlalchemy import select
 
 from tracelot.api import out
-from tracelot.api.deps import Db
+from tracelot.api.deps import Db, api_router
 from tracelot.api.schemas import In
 from tracelot.api.serialize import clean, iso
 from tracelot.db.models import Batch, Serial, Variant
 from tracelot.domain import errors
 from tracelot.standards import gs1
 
-router = APIRouter(tags=["traceability"])
+router = api_router("traceability")
 
 
 class ScanIn(In):

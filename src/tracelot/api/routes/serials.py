@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from pydantic import Field
 from sqlalchemy import select
 
-from tracelot.api.deps import Db, Paging, Who, allow_filters, common_filters, paginate
+from tracelot.api.deps import Db, Paging, Who, allow_filters, api_router, common_filters, paginate
 from tracelot.api.schemas import In
 from tracelot.api.serialize import clean, iso
 from tracelot.db.models import Serial, SerialTransaction
 from tracelot.services import serials, tracking
 
-router = APIRouter(tags=["serial numbers"])
+router = api_router("serial numbers")
 
 RESOURCE_TYPES = Literal[
     "ManufacturingOrder",

@@ -9,12 +9,12 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import Field
 
 from tracelot.api import out
-from tracelot.api.deps import Db, Page, Paging, allow_filters
+from tracelot.api.deps import Db, Page, Paging, allow_filters, api_router
 from tracelot.api.schemas import In
 from tracelot.api.serialize import clean, dec, iso, parse_datetime
 from tracelot.db.models import Serial
@@ -22,7 +22,7 @@ from tracelot.domain import errors
 from tracelot.services import holds, recall, tracing
 from tracelot.standards import epcis
 
-router = APIRouter(tags=["traceability"])
+router = api_router("traceability")
 
 
 class HoldIn(In):

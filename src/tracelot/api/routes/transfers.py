@@ -6,18 +6,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from pydantic import Field
 from sqlalchemy import select
 
-from tracelot.api.deps import Db, Paging, Who, allow_filters, common_filters, paginate
+from tracelot.api.deps import Db, Paging, Who, allow_filters, api_router, common_filters, paginate
 from tracelot.api.schemas import BatchTransactionIn, In, TraceabilityIn
 from tracelot.api.serialize import clean, dec, iso
 from tracelot.db.models import BatchPick, Serial, StockTransfer, StockTransferRow
 from tracelot.services import transfers
 from tracelot.services.common import apply, get
 
-router = APIRouter(tags=["stock transfers"])
+router = api_router("stock transfers")
 
 
 class TransferRowIn(In):

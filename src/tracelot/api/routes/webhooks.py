@@ -5,18 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from pydantic import Field
 from sqlalchemy import select
 
-from tracelot.api.deps import Db, Paging, allow_filters, common_filters, paginate
+from tracelot.api.deps import Db, Paging, allow_filters, api_router, common_filters, paginate
 from tracelot.api.schemas import In
 from tracelot.api.serialize import clean, iso
 from tracelot.db.models import Webhook
 from tracelot.services import webhooks
 from tracelot.services.common import get
 
-router = APIRouter(tags=["webhooks"])
+router = api_router("webhooks")
 
 
 class WebhookIn(In):
