@@ -77,6 +77,7 @@ class Phase:
     unit: str
     peak_rss_mib: float
     server_rss_mib: float | None = None
+    server_cpu_s: float | None = None  # the server process's CPU time in the phase
     note: str = ""
     latencies_ms: dict[str, dict[str, float]] = field(default_factory=dict)
 
@@ -115,6 +116,12 @@ def reset_peak(pid: int | str = "self") -> None:
         Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
+def cpu_seconds(pid: int | str = "self") -> float:
+    """User plus system CPU time of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mib(pid: int | str = "self") -> float:
     """Peak resident memory since the last reset_peak (VmHWM), in MiB."""
     return round(_status_kib(pid, "VmHWM") / 1024, 1)
@@ -127,10 +134,12 @@ def peak_rss_mib(pid: int | str = "self") -> float:
 def timed(
     name: str, units: int, unit: str, run: Run, server_pid: int | None = None, note: str = ""
 ) -> Iterator[Phase]:
-    """Time a phase and record its peak RSS (and the server's, over HTTP)."""
+    """Time a phase and record its peak RSS (and, over HTTP, the server's RSS and CPU
+    time: requests go one at a time, so the wall time also holds the client's work)."""
     reset_peak()
     if server_pid:
         reset_peak(server_pid)
+        server_cpu = cpu_seconds(server_pid)
     phase = Phase(name, 0.0, units, unit, 0.0, note=note)
     start = time.perf_counter()
     yield phase
@@ -138,6 +147,7 @@ def timed(
     phase.peak_rss_mib = peak_rss_mib()
     if server_pid:
         phase.server_rss_mib = peak_rss_mib(server_pid)
+        phase.server_cpu_s = round(cpu_seconds(server_pid) - server_cpu, 2)
     run.phases.append(phase)
     console.print(
         f"  [dim]{run.entry}/{run.database.split()[0]}[/] {name}: "
@@ -269,9 +279,13 @@ def print_run(run: Run, floor: Run | None = None) -> None:
         rss = f"{p.peak_rss_mib:.0f}" + (
             f" (server {p.server_rss_mib:.0f})" if p.server_rss_mib is not None else ""
         )
-        note = p.note + "".join(
-            f" {k}: med {v['median_ms']:.2f} / p95 {v['p95_ms']:.2f} ms"
-            for k, v in p.latencies_ms.items()
+        note = (
+            p.note
+            + _server_cpu(p)
+            + "".join(
+                f" {k}: med {v['median_ms']:.2f} / p95 {v['p95_ms']:.2f} ms"
+                for k, v in p.latencies_ms.items()
+            )
         )
         table.add_row(
             p.name, f"{p.seconds:.2f}", f"{p.rate:,.0f} {p.unit}/s", rss, ratio, note.strip()
@@ -280,6 +294,14 @@ def print_run(run: Run, floor: Run | None = None) -> None:
         f"; {n}" for n in run.notes
     )
     console.print(table)
+
+
+def _server_cpu(p: Phase) -> str:
+    if not p.server_cpu_s:
+        return ""
+    per = p.server_cpu_s / p.units * 1000
+    rate = p.units / p.server_cpu_s
+    return f" server CPU {per:.3g} ms per {p.unit.removesuffix('s')} ({rate:,.0f}/s)"
 
 
 def write_results(kind: str, payload: dict[str, Any]) -> Path:
