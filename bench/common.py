@@ -301,7 +301,8 @@ def _server_cpu(p: Phase) -> str:
         return ""
     per = p.server_cpu_s / p.units * 1000
     rate = p.units / p.server_cpu_s
-    return f" server CPU {per:.3g} ms per {p.unit.removesuffix('s')} ({rate:,.0f}/s)"
+    one = p.unit[:-3] + "y" if p.unit.endswith("ies") else p.unit.removesuffix("s")
+    return f" server CPU {per:.3g} ms per {one} ({rate:,.0f}/s)"
 
 
 def write_results(kind: str, payload: dict[str, Any]) -> Path:
