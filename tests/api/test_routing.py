@@ -25,9 +25,7 @@ def test_every_route_is_matched_directly_by_the_app(app: Any) -> None:
 
 def test_every_api_route_asks_for_a_token(app: Any) -> None:
     api = [r for r in app.routes if isinstance(r, APIRoute) and r.path.startswith("/v1/")]
-    unguarded = [
-        r.path for r in api if require_token not in [d.dependency for d in r.dependencies]
-    ]
+    unguarded = [r.path for r in api if require_token not in [d.dependency for d in r.dependencies]]
     assert len(api) > 100
     assert unguarded == []
 
