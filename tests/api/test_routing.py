@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import event
 from starlette.routing import Mount, Route
 
+from tracelot.api import deps
 from tracelot.api.deps import require_token
 
 
@@ -36,10 +37,18 @@ def test_a_request_without_a_token_is_refused(client: Any) -> None:
     assert r.json()["code"] == "UNAUTHORIZED"
 
 
-def test_a_handler_commits_in_the_thread_it_ran_in(app: Any, client: Any) -> None:
+def test_a_handler_commits_in_the_thread_it_ran_in(app: Any, client: Any, monkeypatch: Any) -> None:
     """No second worker thread for the commit (FastAPI runs the session's exit elsewhere)."""
     statements: set[int] = set()
     commits: list[int] = []
+    client.get("/v1/locations")  # the token is known from here on: no look-up thread
+    exit_threads: list[Any] = []
+
+    async def counted(fn: Any, *args: Any) -> Any:
+        exit_threads.append(fn)
+        return fn(*args)
+
+    monkeypatch.setattr(deps, "run_in_threadpool", counted)
 
     def on_statement(*_: Any) -> None:
         statements.add(threading.get_ident())
@@ -59,3 +68,4 @@ def test_a_handler_commits_in_the_thread_it_ran_in(app: Any, client: Any) -> Non
     assert client.get("/v1/locations", params={"name": "Dock 2"}).json()["data"]
     assert len(statements) == 1
     assert commits == list(statements)
+    assert exit_threads == []

@@ -36,10 +36,10 @@ def include_flat(app: FastAPI, routers: list[APIRouter]) -> None:
     """Append the routers' routes to the app's own list, as ``@app.get`` would.
 
     Since FastAPI 0.137, ``include_router`` keeps each router as a node that every
-    request walks, route by route, twice (to match, then to handle): 0.3-1.5 ms a
-    request with our hundred routes. Our routers carry their prefix and guards
-    themselves (``deps.api_router``, ``web.deps.signed_in_router``), so their routes
-    are complete as they are.
+    request walks, route by route, twice (to match, then to handle): up to 1.4 ms
+    a request with our routes on a slow machine (docs/performance.md). Our routers
+    carry their prefix and guards themselves (``deps.api_router``,
+    ``web.deps.signed_in_router``), so their routes are complete as they are.
     """
     for router in routers:
         app.router.routes.extend(router.routes)
