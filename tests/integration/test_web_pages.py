@@ -180,6 +180,8 @@ def test_the_sell_list_pages_on_the_server_with_a_fixed_number_of_queries(
         event.remove(engine, "before_cursor_execute", listen)
     assert first.text.count('name="ids"') == 50 and second.text.count('name="ids"') == 10
     assert "1–50 of 60" in first.text and "51–60 of 60" in second.text
-    assert len(seen) <= 2 * 6
+    # A switch of a pooled SQLite connection to reading (PRAGMA query_only) depends on
+    # what the connection did before, not on the page.
+    assert len([q for q in seen if not q.startswith("PRAGMA")]) <= 2 * 6
     lists = [q for q in seen if "sales_orders.order_no" in q and "count(" not in q]
     assert lists and all("LIMIT" in q.upper() for q in lists)

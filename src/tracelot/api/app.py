@@ -19,6 +19,7 @@ def create_app(database_url: str | None = None, engine: Engine | None = None) ->
     )
     app.state.engine = engine or make_engine(database_url or settings.database_url)
     app.state.sessions = make_sessionmaker(app.state.engine)
+    app.state.read_sessions = make_sessionmaker(app.state.engine, read_only=True)
     app.state.tokens = {}
     app.state.settings = settings
     api_errors.install(app)

@@ -29,20 +29,26 @@ class Caller:
     name: str
 
 
+READS = ("GET", "HEAD")  # requests that change nothing: a read session (SQLite: no lock)
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
-    """A session in a transaction that commits when the handler returns normally.
+    """A session in a transaction that commits when the handler returns normally;
+    a read session's for a GET (``make_sessionmaker(read_only=True)``).
 
     Opening it does no I/O (the connection is taken by the handler's first
     statement, in the handler's thread), so it needs no worker thread. A plain
     ``def`` handler of ``api_router`` commits in its own thread (``commits``), so
     here the session only closes, again without I/O. What is left here (a
     refusal's rollback, an ``async`` handler's commit) runs in a worker thread,
-    but on SQLite: its writer holds the write lock from BEGIN IMMEDIATE on, so
-    it waits for nobody (no network, no lock), cheaper than the thread hop.
+    but on SQLite: a writer holds the write lock from BEGIN IMMEDIATE on and a
+    reader takes none, so it waits for nobody (no network, no lock), cheaper
+    than the thread hop.
     """
-    session = request.app.state.sessions()
+    state = request.app.state
+    session = (state.read_sessions if request.method in READS else state.sessions)()
     tx = session.begin()
-    local = request.app.state.engine.dialect.name == "sqlite"
+    local = state.engine.dialect.name == "sqlite"
     try:
         yield session
     except BaseException:
@@ -104,7 +110,7 @@ async def require_token(
     cache: dict[str, str] = request.app.state.tokens
     name = cache.get(token)
     if name is None and token:
-        name = await run_in_threadpool(_lookup, request.app.state.sessions, token)
+        name = await run_in_threadpool(_lookup, request.app.state.read_sessions, token)
         if name:
             cache[token] = name
     if not name:

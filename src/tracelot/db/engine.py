@@ -33,8 +33,18 @@ def make_engine(url: str, **kw: Any) -> Engine:
 PG_SESSION = {"options": "-c jit=off -c max_parallel_workers_per_gather=0 -c temp_buffers=32MB"}
 
 
+READ_ONLY = "tracelot_read_only"  # execution option of the engine behind read sessions
+
+
 def _sqlite_setup(engine: Engine) -> None:
-    """WAL for readers beside a writer; BEGIN IMMEDIATE so two writers never deadlock."""
+    """WAL for readers beside a writer; BEGIN IMMEDIATE so two writers never deadlock.
+
+    A read session's transaction (``make_sessionmaker(read_only=True)``) begins
+    deferred instead: it reads one snapshot and never takes the write lock, so a
+    recall of several seconds no longer holds up every sale at the packing bench
+    (each of them waited for the lock until the report was done). ``query_only``
+    makes a write in one fail at once, rather than wait for that lock.
+    """
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -48,11 +58,19 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        reading = bool(conn.get_execution_options().get(READ_ONLY))
+        known = conn.connection.info  # kept with the pooled connection
+        if known.get(READ_ONLY, False) != reading:  # switched only when it changes
+            conn.exec_driver_sql(f"PRAGMA query_only={'ON' if reading else 'OFF'}")
+            known[READ_ONLY] = reading
+        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, read_only: bool = False) -> sessionmaker[Session]:
+    """Sessions for use cases; ``read_only`` for those that only read (GET requests):
+    on SQLite they leave the write lock to writers (``_sqlite_setup``)."""
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    return sessionmaker(bind, expire_on_commit=False)
 
 
 @contextmanager

@@ -708,22 +708,24 @@ def _describe_serials(
         Serial.hold_reason,
     ).where(ctx.ids_in(session, Serial.id, ids))
     levels, products = found.serials, _products(names)
-    return {
-        (1, i): _known(
-            {
-                "level": levels[i],
-                "kind": "serial",
-                "serial_number_id": i,
-                "serial_number": number,
-                "variant_id": v,
-                **products.get(v, NO_PRODUCT),
-                "status": status,
-            },
-            location_id=location_id,
-            hold_reason=hold,
-        )
-        for i, number, v, status, location_id, hold in ctx.rows(session, q)
-    }
+    out: dict[tuple[int, int], dict[str, Any]] = {}
+    for i, number, v, status, location_id, hold in ctx.rows(session, q):
+        # Keys set one by one, not merged from dicts of the known values: three dicts
+        # fewer per unit, a tenth of a recall's 100,000 units described.
+        node = out[(1, i)] = {
+            "level": levels[i],
+            "kind": "serial",
+            "serial_number_id": i,
+            "serial_number": number,
+            "variant_id": v,
+            **products.get(v, NO_PRODUCT),
+            "status": status,
+        }
+        if location_id is not None:
+            node["location_id"] = location_id
+        if hold is not None:
+            node["hold_reason"] = hold
+    return out
 
 
 LINK_COLUMNS = (
@@ -987,10 +989,10 @@ def _all_lines(session: Session, every: Any) -> tuple[list[dict[str, Any]], dict
 def _full_lines(session: Session, rows: list[Any], numbers: list[str | None]) -> list[Any]:
     """Lines (``_line_details`` columns first) with their documents' context and places,
     and the ``SEP``-joined serial numbers of each, if known."""
-    context = ctx.describe(session, {(r[0], r[1]) for r in rows})
+    context = ctx.describe(session, {r[:2] for r in rows})  # (resource type, id)
     places = ctx.location_names(session, {r[4] for r in rows})
     return [
-        _full_line(r, context.get((r[0], r[1]), NO_CONTEXT), places, n)
+        _full_line(r, context.get(r[:2], NO_CONTEXT), places, n)
         for r, n in zip(rows, numbers, strict=True)
     ]
 

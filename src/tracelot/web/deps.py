@@ -25,13 +25,14 @@ def signed_in_router() -> APIRouter:
 
 
 def read_session(request: Request) -> Any:
-    factory = request.app.state.sessions
+    """A page reads in a read session (on SQLite: no write lock); it changes things
+    only through ``write``, in a transaction of its own."""
+    factory = request.app.state.read_sessions
     with factory() as session:
         yield session
 
 
-# Closed before the response is sent (scope="function"): on SQLite an open transaction
-# holds the write lock, so it must not outlive the handler.
+# Closed before the response is sent (scope="function"): its snapshot is let go at once.
 Db = Annotated[Session, Depends(read_session, scope="function")]
 
 
@@ -40,8 +41,8 @@ def write[T](
 ) -> tuple[T | None, TracelotError | None]:
     """Run one use case in its own transaction; a refusal rolls back and is returned.
 
-    The page's read session ends its transaction first: on SQLite every
-    transaction takes the write lock up front, so two open at once would wait.
+    The page's read session ends its transaction first, so the page shown after
+    the change reads it (a new snapshot).
     """
     db.rollback()
     try:

@@ -65,7 +65,7 @@ def current_user(request: Request) -> str:
     data = read(request)
     if not data:
         raise LoginRequired
-    with request.app.state.sessions() as s:
+    with request.app.state.read_sessions() as s:
         user = users.get_user(s, int(data["uid"]))
         name = user.username if user else None
     if not name:
