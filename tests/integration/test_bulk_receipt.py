@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import event, func, select
 
 from support.world import World, check_ledger
-from tracelot.db.models import Serial, SerialTransaction
+from tracelot.db.models import Movement, Serial, SerialTransaction
 
 
 def test_receiving_20000_serials_in_one_adjustment_takes_a_bounded_number_of_statements(
@@ -41,4 +41,46 @@ def test_receiving_20000_serials_in_one_adjustment_takes_a_bounded_number_of_sta
             == 20_000
         )
         assert s.scalar(select(func.count()).select_from(SerialTransaction)) == 20_000
+        check_ledger(s)
+
+
+def test_a_receipt_of_many_serials_links_each_once_by_a_select_per_chunk(sessions, engine):
+    """The links are INSERT ... SELECT over the serials' ids (a statement per 5,000), not
+    a parameter set per serial; each carries the receipt's movement, reason, user and date."""
+    w = World(sessions).setup()
+    _, (variant,) = w.item("Sensor", "serial")
+    inserts: list[bool] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.startswith("INSERT INTO serial_transactions"):
+            inserts.append(executemany)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        w.adjust([{"variant_id": variant, "quantity": 12_000, "serial_numbers": ["A1..A12000"]}])
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert inserts == [False, False, False]
+    with w.tx() as s:
+        (movement,) = s.scalars(select(Movement).where(Movement.variant_id == variant)).all()
+        st = SerialTransaction
+        cols = [st.movement_id, st.resource_type, st.resource_id, st.quantity_change]
+        cols += [st.is_active, st.reason, st.user, st.transaction_date]
+        links = s.execute(
+            select(*cols, func.count(), func.count(func.distinct(st.serial_id))).group_by(*cols)
+        ).all()
+        assert links == [
+            (
+                movement.id,
+                movement.resource_type,
+                movement.resource_id,
+                1,
+                True,
+                "adjustment",
+                "test",
+                movement.movement_date,
+                12_000,
+                12_000,
+            )
+        ]
         check_ledger(s)
