@@ -27,8 +27,10 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _sessions():  # type: ignore[no-untyped-def]
-    return make_sessionmaker(make_engine(get_settings().database_url))
+def _sessions(read_only: bool = False):  # type: ignore[no-untyped-def]
+    """``read_only`` for the reports: on SQLite they then leave the write lock to the
+    server's writers (a recall from the command line no longer holds up sales)."""
+    return make_sessionmaker(make_engine(get_settings().database_url), read_only=read_only)
 
 
 def _fail(exc: TracelotError) -> None:
@@ -117,7 +119,7 @@ def export_tracking(
     from tracelot.services import catalog, exports
 
     try:
-        with transaction(_sessions()) as s:
+        with transaction(_sessions(read_only=True)) as s:
             content, _ = exports.tracking_csv(s, catalog.get_item(s, item))
     except TracelotError as exc:
         _fail(exc)
@@ -205,7 +207,7 @@ def recall(
 
     fmt = _report_format(fmt)
     try:
-        with transaction(_sessions()) as s:
+        with transaction(_sessions(read_only=True)) as s:
             batch_ids, serial_ids = rc.find_starts(s, numbers)
             report = rc.report(s, batch_ids, serial_ids)
             content = rc.render(s, report, fmt)
@@ -235,7 +237,7 @@ def fsma204(
     fmt = _report_format(fmt)
     try:
         since, until = fs.bound(start, "from"), fs.bound(end, "to", end=True)
-        with transaction(_sessions()) as s:
+        with transaction(_sessions(read_only=True)) as s:
             content = fs.render(fs.rows(s, variant_id, since, until, lots or None), fmt)
     except TracelotError as exc:
         _fail(exc)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 from typer.testing import CliRunner
 
+from support.schema import empty_all, engine_for
 from support.trace_scenario import build
 from support.world import World
 from tracelot import cli
+from tracelot.db.engine import make_sessionmaker
 from tracelot.settings import get_settings
 from tracelot.standards import fsma204
 
@@ -51,3 +54,25 @@ def test_fsma204_writes_json_when_asked(sessions, db_url, tmp_path, monkeypatch)
         "Transformation",
         "Shipping",
     }
+
+
+@pytest.mark.parametrize("command", [["recall", "SUP-LOT-7"], ["fsma204", "SUP-LOT-7"]])
+def test_a_report_from_the_command_line_runs_while_a_writer_holds_sqlites_lock(
+    command, sqlite_url, monkeypatch
+):
+    """The reports read in a read session: a sale in progress on the server does not
+    hold them up, nor they it (they waited for the write lock, then failed at 30 s)."""
+    engine = engine_for(sqlite_url)
+    empty_all(engine)
+    build(World(make_sessionmaker(engine)).setup())
+    monkeypatch.setenv("TRACELOT_DATABASE_URL", sqlite_url)
+    get_settings.cache_clear()
+    writer = sqlite3.connect(engine.url.database, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        result = CliRunner().invoke(cli.app, [*command, "--format", "json"])
+    finally:
+        writer.close()
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)
