@@ -135,7 +135,8 @@ def _customers(shipments: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for group in groups.values():
         c = _contact(group[0])
         c["quantity"] = sum([e["quantity"] for e in group], ZERO)
-        c["orders"] = [o for o in dict.fromkeys([e.get("order_no") for e in group]) if o]
+        orders = dict.fromkeys([e.get("order_no") for e in group])
+        c["orders"] = [o for o in orders if o is not None]
         out.append(c)
     return out
 
