@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, SessionTransaction
 from starlette.concurrency import run_in_threadpool
+from starlette.concurrency import run_in_threadpool as _in_worker  # a handler's own hop
 
 from tracelot.db.sql import AnySelect
 from tracelot.domain import errors
@@ -73,25 +74,32 @@ def _end(session: Session, tx: SessionTransaction, commit: bool) -> None:
 
 
 def commits(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """``handler``, committing its ``Db`` session in the thread it runs in.
+    """``handler`` run in a worker thread that also commits its ``Db`` session, as one
+    ``async`` endpoint: one worker thread per request.
 
-    FastAPI runs a plain ``def`` handler in a worker thread and the session's
-    exit on the event loop; committing there would take a second worker thread
-    on PostgreSQL (with the flat routes, 1.1-1.7 ms less per request in
-    ``bench.request_times --db postgresql``; docs/performance.md).
+    For a plain ``def`` handler FastAPI takes a worker thread to run it, runs the
+    session's exit on the event loop (a commit there took a second worker thread
+    on PostgreSQL: 1.1-1.7 ms a request, ``bench.request_times --db postgresql``),
+    and validates the response in yet another worker thread. An ``async`` endpoint
+    has its response validated on the event loop; the handler still runs in a
+    thread, so a slow statement never blocks the loop.
     """
     if inspect.iscoroutinefunction(handler):
         return handler
 
     @functools.wraps(handler)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        result = handler(*args, **kwargs)
-        for value in kwargs.values():
-            if isinstance(value, Session) and value.in_transaction():
-                value.commit()
-        return result
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        return await _in_worker(_run_and_commit, handler, args, kwargs)
 
     return run
+
+
+def _run_and_commit(handler: Callable[..., Any], args: Any, kwargs: dict[str, Any]) -> Any:
+    result = handler(*args, **kwargs)
+    for value in kwargs.values():
+        if isinstance(value, Session) and value.in_transaction():
+            value.commit()
+    return result
 
 
 class _ApiRouter(APIRouter):
