@@ -282,10 +282,11 @@ _HOLD = (
 _LINK = insert(_links)
 _LINK_COLUMNS = ["serial_id", "movement_id", "resource_type", "resource_id"]
 _LINK_COLUMNS += ["quantity_change", "is_active", "reason", "user", "transaction_date"]
-# The links of many serials (a receipt of thousands) as ONE INSERT ... SELECT over their
-# primary keys: an executemany built and bound a parameter set per serial (a quarter of
-# a 1,000-serial receipt's time). Ids that are no serial add no link: the row count of
-# the serials' UPDATE then refuses the change, as for a serial in the wrong state.
+# The links of many serials (a receipt of thousands) as ONE INSERT ... SELECT over
+# their primary keys: an executemany built and bound a parameter set per serial (W1's
+# receive-serials: 4.75x -> 3.75x the floor). Ids that are no serial add no link: the
+# row count of the serials' UPDATE then refuses the change, as for a serial in the
+# wrong state.
 _LINK_MANY = insert(_links).from_select(
     _LINK_COLUMNS,
     select(
