@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -185,3 +186,23 @@ def test_the_sell_list_pages_on_the_server_with_a_fixed_number_of_queries(
     assert len([q for q in seen if not q.startswith("PRAGMA")]) <= 2 * 6
     lists = [q for q in seen if "sales_orders.order_no" in q and "count(" not in q]
     assert lists and all("LIMIT" in q.upper() for q in lists)
+
+
+def test_a_page_takes_one_worker_thread_on_sqlite(web: TestClient, engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The page's handler, nothing more: the signed-in check and the read session's
+    opening and closing run on the event loop on SQLite (three more worker threads
+    before); on PostgreSQL the check and the closing keep theirs (network round trips)."""
+    import anyio.to_thread
+
+    sign_in(web)
+    web.get("/sell")
+    real = anyio.to_thread.run_sync
+    hops: list[Any] = []
+
+    async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(fn)
+        return await real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    assert web.get("/sell", follow_redirects=False).status_code == 200  # signed in
+    assert len(hops) == (1 if engine.dialect.name == "sqlite" else 3), hops

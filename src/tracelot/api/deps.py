@@ -65,6 +65,15 @@ async def _finish(local: bool, session: Session, tx: SessionTransaction, commit:
         await run_in_threadpool(_end, session, tx, commit)
 
 
+async def near_the_data(request: Request, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)``, a short piece of database work outside a handler: on the event
+    loop on SQLite (a file read, no network and, for a reader, no lock: cheaper than a
+    worker thread), in a worker thread on PostgreSQL (a network round trip)."""
+    if request.app.state.engine.dialect.name == "sqlite":
+        return fn(*args)
+    return await run_in_threadpool(fn, *args)
+
+
 def _end(session: Session, tx: SessionTransaction, commit: bool) -> None:
     try:
         if tx.is_active:

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from tracelot.api.deps import near_the_data
 from tracelot.services import users
 
 COOKIE = "tracelot_session"
@@ -60,19 +61,24 @@ def end(response: Response) -> None:
     response.delete_cookie(COOKIE)
 
 
-def current_user(request: Request) -> str:
-    """The signed-in user's name (also kept on request.state for templates)."""
+async def current_user(request: Request) -> str:
+    """The signed-in user's name (also kept on request.state for templates); looked up
+    near the data (``near_the_data``), not in a worker thread of its own."""
     data = read(request)
     if not data:
         raise LoginRequired
-    with request.app.state.read_sessions() as s:
-        user = users.get_user(s, int(data["uid"]))
-        name = user.username if user else None
+    name = await near_the_data(request, _username, request.app.state.read_sessions, data["uid"])
     if not name:
         raise LoginRequired
     request.state.user = name
     request.state.csrf = data["csrf"]
     return name
+
+
+def _username(sessions: Any, user_id: Any) -> str | None:
+    with sessions() as s:
+        user = users.get_user(s, int(user_id))
+        return user.username if user else None
 
 
 async def check_csrf(request: Request) -> None:
