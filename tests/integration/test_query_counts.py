@@ -8,28 +8,12 @@ a page of 20: a loop that queries per listed object shows up as growth.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import event
 
+from support.statements import counting
 from support.world import World, check_ledger
-
-
-@contextmanager
-def counting(engine) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def top(statements: list[str]) -> list[tuple[str, int]]:

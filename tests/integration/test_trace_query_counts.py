@@ -6,28 +6,10 @@ reached lot, serial, shipment, customer or step shows up as growth.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from sqlalchemy import event
-
+from support.statements import counting
 from support.trace_scenario import _produce, _sell, build
 from support.world import World, check_ledger
 from tracelot.services import recall, tracing, transfers
-
-
-@contextmanager
-def counting(engine) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
-        statements.append(" ".join(statement.split())[:100])
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def _read_paths(w: World, engine, lot: int, final: int) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]

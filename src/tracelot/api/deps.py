@@ -66,9 +66,10 @@ async def _finish(local: bool, session: Session, tx: SessionTransaction, commit:
 
 
 async def near_the_data(request: Request, fn: Callable[..., Any], *args: Any) -> Any:
-    """``fn(*args)``, a short piece of database work outside a handler: on the event
-    loop on SQLite (a file read, no network and, for a reader, no lock: cheaper than a
-    worker thread), in a worker thread on PostgreSQL (a network round trip)."""
+    """``fn(*args)``, a short piece of database work outside a handler that never waits
+    for a pooled connection (closing a session, say): on the event loop on SQLite (a
+    file, no network and, for a reader, no lock: cheaper than a worker thread), in a
+    worker thread on PostgreSQL (a network round trip)."""
     if request.app.state.engine.dialect.name == "sqlite":
         return fn(*args)
     return await run_in_threadpool(fn, *args)

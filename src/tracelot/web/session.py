@@ -15,7 +15,6 @@ from typing import Any
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from tracelot.api.deps import near_the_data
 from tracelot.services import users
 
 COOKIE = "tracelot_session"
@@ -61,13 +60,14 @@ def end(response: Response) -> None:
     response.delete_cookie(COOKIE)
 
 
-async def current_user(request: Request) -> str:
-    """The signed-in user's name (also kept on request.state for templates); looked up
-    near the data (``near_the_data``), not in a worker thread of its own."""
+def current_user(request: Request) -> str:
+    """The signed-in user's name (also kept on request.state for templates). Looked up
+    in a worker thread, even on SQLite: it takes a pooled connection, and waiting for
+    one on the event loop would stall every request."""
     data = read(request)
     if not data:
         raise LoginRequired
-    name = await near_the_data(request, _username, request.app.state.read_sessions, data["uid"])
+    name = _username(request.app.state.read_sessions, data["uid"])
     if not name:
         raise LoginRequired
     request.state.user = name
