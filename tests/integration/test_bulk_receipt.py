@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import event, func, select
 
-from support.world import World, check_ledger
+from support.world import World, check_ledger, ledger_snapshot
 from tracelot.db.models import Movement, Serial, SerialTransaction
+from tracelot.domain.errors import TracelotError
 
 
 def test_receiving_20000_serials_in_one_adjustment_takes_a_bounded_number_of_statements(
@@ -83,4 +85,29 @@ def test_a_receipt_of_many_serials_links_each_once_by_a_select_per_chunk(session
                 12_000,
             )
         ]
+        check_ledger(s)
+
+
+def test_taking_out_many_serials_links_each_once_and_one_not_on_hand_refuses_all(sessions):
+    """The set-based links serve outgoing changes too (quantity change -1); a serial that
+    is not on hand refuses the whole change, links included (one transaction)."""
+    w = World(sessions).setup()
+    _, (variant,) = w.item("Sensor", "serial")
+    w.adjust([{"variant_id": variant, "quantity": 60, "serial_numbers": ["B1..B60"]}])
+    w.adjust([{"variant_id": variant, "quantity": -30, "serial_numbers": ["B1..B30"]}])
+    st = SerialTransaction
+    with w.tx() as s:
+        out = s.execute(
+            select(func.count(), func.count(func.distinct(st.serial_id))).where(
+                st.quantity_change == -1
+            )
+        ).one()
+        assert tuple(out) == (30, 30)
+        before = ledger_snapshot(s)
+    with pytest.raises(TracelotError):  # B30 left already; B31..B60 are on hand
+        w.adjust([{"variant_id": variant, "quantity": -31, "serial_numbers": ["B30..B60"]}])
+    with w.tx() as s:
+        assert ledger_snapshot(s) == before
+        on_hand = select(func.count()).select_from(Serial).where(Serial.status == "in_stock")
+        assert s.scalar(on_hand) == 30
         check_ledger(s)

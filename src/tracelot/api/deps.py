@@ -49,20 +49,19 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     state = request.app.state
     session = (state.read_sessions if request.method in READS else state.sessions)()
     tx = session.begin()
-    local = state.engine.dialect.name == "sqlite"
     try:
         yield session
     except BaseException:
-        await _finish(local, session, tx, False)
+        await _finish(request, session, tx, False)
         raise
-    await _finish(local, session, tx, True)
+    await _finish(request, session, tx, True)
 
 
-async def _finish(local: bool, session: Session, tx: SessionTransaction, commit: bool) -> None:
-    if local or not tx.is_active:
-        _end(session, tx, commit)
+async def _finish(request: Request, session: Session, tx: SessionTransaction, commit: bool) -> None:
+    if not tx.is_active:
+        _end(session, tx, commit)  # committed in the handler's thread: only a close
     else:
-        await run_in_threadpool(_end, session, tx, commit)
+        await near_the_data(request, _end, session, tx, commit)
 
 
 async def near_the_data(request: Request, fn: Callable[..., Any], *args: Any) -> Any:

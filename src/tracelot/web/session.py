@@ -67,18 +67,14 @@ def current_user(request: Request) -> str:
     data = read(request)
     if not data:
         raise LoginRequired
-    name = _username(request.app.state.read_sessions, data["uid"])
+    with request.app.state.read_sessions() as s:
+        user = users.get_user(s, int(data["uid"]))
+        name = user.username if user else None
     if not name:
         raise LoginRequired
     request.state.user = name
     request.state.csrf = data["csrf"]
     return name
-
-
-def _username(sessions: Any, user_id: Any) -> str | None:
-    with sessions() as s:
-        user = users.get_user(s, int(user_id))
-        return user.username if user else None
 
 
 async def check_csrf(request: Request) -> None:
