@@ -930,7 +930,7 @@ def lines_page(
     rows = ctx.rows(session, stmt, limit=limit, offset=(page - 1) * limit, **params)
     if not rows and page > 1:  # past the end: the totals still tell how many there are
         return [], _totals(ctx.rows(session, stmt, limit=1, offset=0, **params))
-    events = _full_lines(session, rows, [None] * len(rows))
+    events = _full_lines(session, rows)
     _attach_serials(session, found, lines, events)
     return events, _totals(rows)
 
@@ -964,58 +964,52 @@ def _all_lines(session: Session, every: Any) -> tuple[list[dict[str, Any]], dict
     """Every line (the recall's 100,000s): serial numbers aggregated in the same statement,
     no window functions and no ORDER BY in SQL (counted, summed and put in ledger order
     here, a fifth of the statement's time at full scale)."""
-    mv = aliased(Movement)
-    q = select(
-        every.c.resource_type,
-        every.c.resource_id,
-        every.c.batch_id,
-        mv.variant_id,
-        mv.location_id,
-        every.c.quantity,
-        mv.movement_date,
-        mv.document,
-        mv.caused_by_order_no,
-        func.coalesce(every.c.reason, mv.reason),
-        every.c.mid,
-        every.c.numbers,
-    ).join(mv, mv.id == every.c.mid)
-    found = ctx.rows(session, q)
+    found = ctx.rows(session, _with_details(every, every.c.numbers))
     found.sort(key=lambda r: (r[10], r[2] is not None, r[2] or 0))
-    events = _full_lines(session, found, [r[11] for r in found])
+    events = _full_lines(session, found)
     quantity = sum((e["quantity"] for e in events), Decimal(0))
     return events, {"events": len(events), "quantity": quantity}
 
 
-def _full_lines(session: Session, rows: list[Any], numbers: list[str | None]) -> list[Any]:
-    """Lines (``_line_details`` columns first) with their documents' context and places,
-    and the ``SEP``-joined serial numbers of each, if known."""
-    context = ctx.describe(session, {r[:2] for r in rows})  # (resource type, id)
+def _full_lines(session: Session, rows: list[Any]) -> list[Any]:
+    """Lines (``_with_details`` columns) with their documents' context and places: a
+    delivery's from its order and customer, any other's from ``ctx.describe``."""
+    delivery = ctx.FULFILMENT_ROW
+    orders = ctx.deliveries(session, {r[1] for r in rows if r[0] == delivery})
+    context = ctx.describe(session, {r[:2] for r in rows if r[0] != delivery})
+    customers = ctx.customers(session, {o[CUSTOMER] for o in orders.values()} - {None})
     places = ctx.location_names(session, {r[4] for r in rows})
-    return [
-        _full_line(r, context.get(r[:2], NO_CONTEXT), places, n)
-        for r, n in zip(rows, numbers, strict=True)
-    ]
+    sales = ctx.sales_context
+    out = []
+    for r in rows:
+        order = orders.get(r[1]) if r[0] == delivery else None
+        if order is None:
+            e = context.get(r[:2], NO_CONTEXT).copy()
+        else:
+            e = sales(*order)
+            if order[CUSTOMER] is not None:
+                e.update(customers.get(order[CUSTOMER], NO_CONTEXT))
+        out.append(_full_line(r, e, places))
+    return out
 
 
+CUSTOMER = ctx.DELIVERY.index("customer_id")
 NO_CONTEXT: dict[str, Any] = {}
 
 
-def _full_line(
-    r: Any, context: dict[str, Any], places: dict[int, str], nums: str | None
-) -> dict[str, Any]:
-    """A line with its document's context, unknown values left out (as the API shows
-    them: no second pass over a recall's 100,000s of lines to drop them)."""
+def _full_line(r: Any, e: dict[str, Any], places: dict[int, str]) -> dict[str, Any]:
+    """The line's own keys added to its document's context ``e`` (a fresh dict), unknown
+    values left out (as the API shows them: no second pass over a recall's 100,000s of
+    lines to drop them)."""
     rtype, rid, batch_id, variant_id, location_id, q, at, document, order_no, reason = r[:10]
-    e = {
-        **context,
-        "resource_type": rtype,
-        "resource_id": rid,
-        "variant_id": variant_id,
-        "quantity": q if isinstance(q, Decimal) else Decimal(q),
-        "date": at,
-        "reason": reason,
-        "serial_numbers": sorted(nums.split(SEP)) if nums else [],
-    }
+    nums = r[11]
+    e["resource_type"] = rtype
+    e["resource_id"] = rid
+    e["variant_id"] = variant_id
+    e["quantity"] = q if isinstance(q, Decimal) else Decimal(q)
+    e["date"] = at
+    e["reason"] = reason
+    e["serial_numbers"] = sorted(nums.split(SEP)) if nums else []
     if batch_id is not None:
         e["batch_id"] = batch_id
     if location_id is not None:
@@ -1028,26 +1022,30 @@ def _full_line(
     return e
 
 
-def _line_details(page: Any) -> Any:
+def _with_details(lines: Any, numbers: Any, *extra: Any) -> Any:
+    """The lines (``Lines`` parts, or a page of them) with their movement's product, place,
+    date and document, their serial ``numbers`` (or NULL), then ``extra`` columns."""
     mv = aliased(Movement)
-    return (
-        select(
-            page.c.resource_type,
-            page.c.resource_id,
-            page.c.batch_id,
-            mv.variant_id,
-            mv.location_id,
-            page.c.quantity,
-            mv.movement_date,
-            mv.document,
-            mv.caused_by_order_no,
-            func.coalesce(page.c.reason, mv.reason),
-            page.c.total,
-            page.c.total_q,
-        )
-        .join(mv, mv.id == page.c.mid)
-        .order_by(page.c.mid, page.c.batch_id)
-    )
+    return select(
+        lines.c.resource_type,
+        lines.c.resource_id,
+        lines.c.batch_id,
+        mv.variant_id,
+        mv.location_id,
+        lines.c.quantity,
+        mv.movement_date,
+        mv.document,
+        mv.caused_by_order_no,
+        func.coalesce(lines.c.reason, mv.reason),
+        lines.c.mid,
+        numbers,
+        *extra,
+    ).join_from(lines, mv, mv.id == lines.c.mid)
+
+
+def _line_details(page: Any) -> Any:
+    q = _with_details(page, cast(null(), String), page.c.total, page.c.total_q)
+    return q.order_by(page.c.mid, page.c.batch_id)
 
 
 def _union(parts: Sequence[Any]) -> Any:

@@ -319,22 +319,54 @@ def _sales(fulfilment: bool) -> Callable[[Any], Joins]:
 def _sales_shape(r: dict[str, Any]) -> dict[str, Any]:
     """The order; its customer's contact and ship-to are added once per customer
     (``_add_customers``): 100,000 shipment lines go to far fewer customers."""
+    return sales_context(*(r[k] for k in DELIVERY))
+
+
+def sales_context(
+    so_id: int, order_no: str, customer_id: int | None, fulfillment_id: Any, delivered: Any
+) -> dict[str, Any]:
+    """A sales document's context keys, unknown ones left out (the order's customer
+    details are the caller's to add)."""
     out = {
-        "document": r["order_no"],
-        "order_no": r["order_no"],
+        "document": order_no,
+        "order_no": order_no,
         "document_type": "sales_order",
-        "document_id": r["so_id"],
-        "sales_order_id": r["so_id"],
-        "fulfillment_id": r["fulfillment_id"],
-        "customer_id": r["customer_id"],
+        "document_id": so_id,
+        "sales_order_id": so_id,
     }
-    if r["delivered_date"] is not None:
-        out["delivered_date"] = r["delivered_date"]
+    if fulfillment_id is not None:
+        out["fulfillment_id"] = fulfillment_id
+    if customer_id is not None:
+        out["customer_id"] = customer_id
+    if delivered is not None:
+        out["delivered_date"] = delivered
     return out
 
 
+DELIVERY = ("so_id", "order_no", "customer_id", "fulfillment_id", "delivered_date")
+FULFILMENT_ROW = "SalesOrderFulfillmentRow"
+
+
+def deliveries(session: Session, row_ids: Collection[int]) -> dict[int, Any]:
+    """The order each fulfilment row delivered, as raw columns (``DELIVERY``, the
+    arguments of ``sales_context``) by row id. A recall's 100,000s of shipment lines
+    are shaped from these one dict each: ``describe`` built four per line. Read by
+    their sorted ids, not joined to the lines: in the lines' order the lookups
+    missed SQLite's page cache (0.6 s against 0.2 s at scale)."""
+    return {r[0]: r[1:] for r in by_ids(session, _deliveries_query, row_ids)} if row_ids else {}
+
+
+def _deliveries_query(where: Callable[[Any], Any]) -> Any:
+    fr = aliased(SalesOrderFulfillmentRow)
+    built = _sales(True)(fr)
+    q = select(fr.id, *(built.columns[k] for k in DELIVERY)).where(where(fr.id))
+    for target, on in built.joins:
+        q = q.outerjoin(target, on)
+    return q
+
+
 DOCS["SalesOrderRow"] = DocType(SalesOrderRow, _sales(False), _sales_shape)
-DOCS["SalesOrderFulfillmentRow"] = DocType(SalesOrderFulfillmentRow, _sales(True), _sales_shape)
+DOCS[FULFILMENT_ROW] = DocType(SalesOrderFulfillmentRow, _sales(True), _sales_shape)
 NO_CUSTOMER: dict[str, Any] = {}
 
 
@@ -342,21 +374,17 @@ def _add_customers(session: Session, infos: Iterable[dict[str, Any]]) -> None:
     """Contact and first shipping address of every customer named in ``infos``, one
     query for all of them, merged into each info in place."""
     infos = [i for i in infos if "customer_id" in i]
-    customers = _customers(session, {i["customer_id"] for i in infos if i["customer_id"]})
+    found = customers(session, {i["customer_id"] for i in infos if i["customer_id"]})
     for info in infos:
-        info.update(customers.get(info["customer_id"], NO_CUSTOMER))
+        info.update(found.get(info["customer_id"], NO_CUSTOMER))
 
 
-def _customers(session: Session, ids: set[int]) -> dict[int, dict[str, Any]]:
+def customers(session: Session, ids: set[int]) -> dict[int, dict[str, Any]]:
     """Customer contact columns and the first shipping address (the ship-to of orders):
     ordered by address id, the first row per customer wins."""
     if not ids:
         return {}
-    if needs_id_table(session, ids):
-        found = rows(session, _customers_query(lambda c: ids_in(session, c, ids)))
-    else:
-        dialect = session.get_bind().dialect.name
-        found = rows(session, _customers_cached(dialect), ids=ids_value(session, ids))
+    found = by_ids(session, _customers_query, ids)
     out: dict[int, dict[str, Any]] = {}
     for r in found:
         if r[0] in out:
@@ -383,10 +411,21 @@ def known(info: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in info.items() if v is not None}
 
 
+def by_ids(
+    session: Session, query: Callable[[Callable[[Any], Any]], Any], ids: Collection[int]
+) -> list[Any]:
+    """The rows of ``query(where)``, ``where(column)`` picking ``ids``: a statement built
+    once per dialect with the ids bound as one value, or for a set too large for that,
+    built with an id table (see ``id_table``)."""
+    if needs_id_table(session, ids):
+        return rows(session, query(lambda c: ids_in(session, c, ids)))
+    statement = _by_ids_cached(query, session.get_bind().dialect.name)
+    return rows(session, statement, ids=ids_value(session, ids))
+
+
 @functools.cache
-def _customers_cached(dialect: str) -> Any:
-    """``_customers_query`` built once, the ids bound as ``ids``."""
-    return _customers_query(lambda c: ids_param(dialect, c, "ids"))
+def _by_ids_cached(query: Callable[[Callable[[Any], Any]], Any], dialect: str) -> Any:
+    return query(lambda c: ids_param(dialect, c, "ids"))
 
 
 def _customers_query(where: Callable[[Any], Any]) -> Any:
