@@ -8,7 +8,39 @@ from openpyxl import load_workbook
 
 from support.trace_scenario import _produce, _sell, build
 from support.world import World
-from tracelot.services import recall
+from tracelot.services import recall, tracing
+
+ORDER_KEYS = (
+    "document",
+    "order_no",
+    "document_type",
+    "document_id",
+    "sales_order_id",
+    "fulfillment_id",
+    "customer_id",
+    "delivered_date",
+    "customer",
+    "customer_email",
+    "ship_to",
+)
+
+
+def test_a_shipment_line_names_its_order_and_customer_as_the_serials_history_does(sessions):
+    """The recall's and a trace page's lines read their orders apart from ``describe``
+    (one dict a line for a recall's 100,000s): the same order, customer and ship-to."""
+    w = World(sessions).setup()
+    sc = build(w)
+    with w.tx() as s:
+        lines = recall.report(s, batch_ids=[sc.lot])["shipments"]
+        paged = tracing.trace(s, [tracing.Node(batch_id=sc.lot)], "forward").events
+        for line in lines + paged:
+            number = line["serial_numbers"][0]
+            serial = tracing.find_serial(s, serial_number=number)
+            steps = tracing.serial_history(s, serial)["steps"]
+            shipped = next(st for st in steps if st["event"] == "shipped")
+            assert {k: line.get(k) for k in ORDER_KEYS} == {k: shipped.get(k) for k in ORDER_KEYS}
+            assert line["customer_email"] and line["ship_to"] and line["delivered_date"]
+    assert len(lines) == len(paged) == 3
 
 
 def test_recall_of_the_supplier_lot_balances_at_every_level(sessions):
