@@ -1014,33 +1014,6 @@ def _full_lines(session: Session, rows: list[Any]) -> list[Any]:
 
 NO_CONTEXT: dict[str, Any] = {}
 CUSTOMER = ctx.DELIVERY.index("customer_id")
-CUSTOMER = ctx.DELIVERY.index("customer_id")
-NO_CONTEXT: dict[str, Any] = {}
-
-
-def _full_line(r: Any, e: dict[str, Any], places: dict[int, str]) -> dict[str, Any]:
-    """The line's own keys added to its document's context ``e`` (a fresh dict), unknown
-    values left out (as the API shows them: no second pass over a recall's 100,000s of
-    lines to drop them)."""
-    rtype, rid, batch_id, variant_id, location_id, q, at, document, order_no, reason = r[:10]
-    nums = r[11]
-    e["resource_type"] = rtype
-    e["resource_id"] = rid
-    e["variant_id"] = variant_id
-    e["quantity"] = q if isinstance(q, Decimal) else Decimal(q)
-    e["date"] = at
-    e["reason"] = reason
-    e["serial_numbers"] = sorted(nums.split(SEP)) if nums else []
-    if batch_id is not None:
-        e["batch_id"] = batch_id
-    if location_id is not None:
-        e["location_id"] = location_id
-        e["location"] = places.get(location_id)
-    if document:  # the line's own document and order number win over the context's
-        e["document"] = document
-    if order_no:
-        e["order_no"] = order_no
-    return e
 
 
 def _with_details(lines: Any, numbers: Any, *extra: Any) -> Any:
