@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import io
 
 from openpyxl import load_workbook
 
-from support.trace_scenario import _produce, _sell, build
+from support.trace_scenario import _produce, _sell, build, shipped_lot
 from support.world import World
 from tracelot.services import recall, tracing
 
@@ -41,6 +42,18 @@ def test_a_shipment_line_names_its_order_and_customer_as_the_serials_history_doe
             assert {k: line.get(k) for k in ORDER_KEYS} == {k: shipped.get(k) for k in ORDER_KEYS}
             assert line["customer_email"] and line["ship_to"] and line["delivered_date"]
     assert len(lines) == len(paged) == 3
+
+
+def test_a_lots_shipment_line_holds_nothing_the_garbage_collector_tracks(sessions):
+    """A recall's 100,000 lot lines were 200,000 objects for the cyclic collector to walk
+    (the line and its empty list of serials): a tenth of a second after each report."""
+    batch_id = shipped_lot(World(sessions).setup())
+    with World(sessions).tx() as s:
+        (line,) = recall.report(s, batch_ids=[batch_id])["shipments"]
+        (paged,) = tracing.trace(s, [tracing.Node(batch_id=batch_id)], "forward").events
+    assert line["batch_id"] == paged["batch_id"] == batch_id and line["quantity"] == 4
+    assert list(line["serial_numbers"]) == list(paged["serial_numbers"]) == []
+    assert not gc.is_tracked(line) and not gc.is_tracked(paged)
 
 
 def test_recall_of_the_supplier_lot_balances_at_every_level(sessions):

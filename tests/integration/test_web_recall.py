@@ -8,46 +8,14 @@ import io
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
+from support.trace_scenario import shipped_lot
 from support.world import World
-from tracelot.services import catalog, fulfillments, sales
-
-
-def _shipped_lot(w: World) -> int:
-    """Batch JAM-7 (10 jars), 4 of them delivered to a customer; its id."""
-    from tracelot.db.models import Batch
-
-    _, (vid,) = w.item("Jam", "batch")
-    w.adjust(
-        [
-            {
-                "variant_id": vid,
-                "quantity": 10,
-                "batch_transactions": [{"batch_number": "JAM-7", "quantity": 10}],
-            }
-        ]
-    )
-    with w.tx() as s:
-        batch_id = s.query(Batch).filter_by(batch_number="JAM-7").one().id
-        cust = catalog.save_customer(s, None, {"name": "Toast Café"})
-        order = sales.create_order(
-            s,
-            {
-                "customer_id": cust.id,
-                "location_id": w.location_id,
-                "sales_order_rows": [{"variant_id": vid, "quantity": 4}],
-            },
-            "test",
-        )
-        row = sales.live_rows(s, order.id)[0]
-        sales.set_batch_picks(s, row, [{"batch_id": batch_id, "quantity": 4}], "test")
-        fulfillments.deliver(s, order, "test")
-        return batch_id
 
 
 def test_the_recall_page_fsma_204_download_is_the_api_spreadsheet_of_the_recalled_lots(
     web: TestClient, app, token: str, sessions
 ) -> None:  # type: ignore[no-untyped-def]
-    batch_id = _shipped_lot(World(sessions).setup())
+    batch_id = shipped_lot(World(sessions).setup())
     page = web.get(f"/recall?batch={batch_id}")
     assert f'href="/recall/fsma204.csv?batch={batch_id}"' in page.text
     assert f'href="/recall/fsma204.xlsx?batch={batch_id}"' in page.text

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from support.world import World
-from tracelot.db.models import Serial
+from tracelot.db.models import Batch, Serial
 from tracelot.services import batches, catalog, fulfillments, manufacturing, purchasing, sales
 
 
@@ -181,3 +181,33 @@ def _sell(w: World, variant_id: int, customer: str, serial_ids: list[int]) -> No
 def serial_id(w: World, number: str) -> int:
     with w.tx() as s:
         return int(s.scalar(select(Serial.id).where(Serial.serial_number == number)))
+
+
+def shipped_lot(w: World) -> int:
+    """Batch JAM-7 (10 jars), 4 of them delivered to a customer; its id."""
+    _, (vid,) = w.item("Jam", "batch")
+    w.adjust(
+        [
+            {
+                "variant_id": vid,
+                "quantity": 10,
+                "batch_transactions": [{"batch_number": "JAM-7", "quantity": 10}],
+            }
+        ]
+    )
+    with w.tx() as s:
+        batch_id = s.query(Batch).filter_by(batch_number="JAM-7").one().id
+        cust = catalog.save_customer(s, None, {"name": "Toast Café"})
+        order = sales.create_order(
+            s,
+            {
+                "customer_id": cust.id,
+                "location_id": w.location_id,
+                "sales_order_rows": [{"variant_id": vid, "quantity": 4}],
+            },
+            "test",
+        )
+        row = sales.live_rows(s, order.id)[0]
+        sales.set_batch_picks(s, row, [{"batch_id": batch_id, "quantity": 4}], "test")
+        fulfillments.deliver(s, order, "test")
+        return batch_id
