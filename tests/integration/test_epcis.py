@@ -202,3 +202,33 @@ def test_a_reverted_receipt_leaves_no_receiving_event_and_its_sibling_stays(sess
     assert received["bizStep"] == "receiving"
     assert received["quantityList"][0]["quantity"] == 4
     assert received["eventTime"][:19] == second_at.isoformat()[:19]
+
+
+def test_a_deleted_stock_adjustment_leaves_no_event_and_its_sibling_stays(sessions, shared_dir):
+    """Deleting an adjustment reverts each of its rows' movements on that row: its lots'
+    and serials' arrivals leave the export as a reverted receipt's do."""
+    from tracelot.db.models import StockAdjustment
+    from tracelot.services import adjustments
+
+    w = World(sessions).setup()
+    _, (salt,) = w.item("Salt", "batch", "material")
+    _, (lamp,) = w.item("Lamp", "serial")
+    lots = [
+        {
+            "variant_id": salt,
+            "quantity": 5,
+            "batch_transactions": [{"batch_number": "S-1", "quantity": 5}],
+        }
+    ]
+    units = [{"variant_id": lamp, "quantity": 2, "serial_numbers": ["L-1", "L-2"]}]
+    deleted = w.adjust(lots + units)
+    w.adjust(
+        [{**lots[0], "quantity": 3, "batch_transactions": [{"batch_number": "S-1", "quantity": 3}]}]
+    )
+    with w.tx() as s:
+        adjustments.delete(s, s.get(StockAdjustment, deleted), "test")
+    with w.tx() as s:
+        doc = epcis.document(s)
+    assert _validator(shared_dir).is_valid(doc)
+    (kept,) = doc["epcisBody"]["eventList"]
+    assert kept["quantityList"][0]["quantity"] == 3 and "epcList" not in kept

@@ -16,7 +16,7 @@ production that was fully reverted is left out and a partly reverted one is
 exported with what still stands (its quantity, or the serials not taken back).
 A revert cancels the latest earlier movement of exactly its size, else the
 latest ones first; reverted serials are matched by serial number. Deleting a
-whole stock adjustment posts its reverts on no row, so those stay exported.
+whole stock adjustment reverts each of its rows on that row, so it leaves too.
 """
 
 from __future__ import annotations
