@@ -240,15 +240,19 @@ def test_recall_of_two_lots_that_reach_the_same_unit_counts_it_once(sessions):
 def test_large_id_sets_read_through_temporary_tables_give_the_same_report(sessions, monkeypatch):
     """PostgreSQL names a large trace's ids by a temporary table (``ids_in``): forced for
     every set here, the recall and the trace read exactly what the arrays read, and the
-    tables are gone with the transaction. On SQLite both runs take the JSON form."""
+    tables are gone with the transaction. On SQLite both runs take the JSON form. Read
+    in a read session, as the API and the command line read them (a READ ONLY
+    transaction on PostgreSQL refused to create the tables)."""
+    from tracelot.db.engine import make_sessionmaker, transaction
     from tracelot.services import tracing
     from tracelot.services import tracing_context as ctx
 
     w = World(sessions).setup()
     sc = build(w)
+    reads = make_sessionmaker(sessions.kw["bind"], read_only=True)
 
     def read() -> tuple[dict, dict]:
-        with w.tx() as s:
+        with transaction(reads) as s:
             r = recall.report(s, batch_ids=[sc.lot])
             t = tracing.trace(s, [tracing.Node(batch_id=sc.lot)], "forward")
             names = (

@@ -68,15 +68,12 @@ def _sqlite_setup(engine: Engine) -> None:
 
 def make_sessionmaker(engine: Engine, read_only: bool = False) -> sessionmaker[Session]:
     """Sessions for use cases; ``read_only`` for those that only read (GET requests):
-    on SQLite they leave the write lock to writers (``_sqlite_setup``); on PostgreSQL
-    they begin ``READ ONLY`` (psycopg puts it in the BEGIN it sends anyway: no round
-    trip more), so on both a read that tried to write fails at once."""
-    if not read_only:
-        return sessionmaker(engine, expire_on_commit=False)
-    options: dict[str, Any] = {READ_ONLY: True}
-    if engine.dialect.name == "postgresql":
-        options["postgresql_readonly"] = True
-    return sessionmaker(engine.execution_options(**options), expire_on_commit=False)
+    on SQLite they leave the write lock to writers (``_sqlite_setup``). PostgreSQL's
+    readers never block writers, and its transactions stay READ WRITE: a large trace
+    or recall creates temporary id tables (``tracing_context.id_table``), which a READ
+    ONLY transaction refuses (``CREATE``), as ``bench.scale``'s recall found."""
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    return sessionmaker(bind, expire_on_commit=False)
 
 
 @contextmanager
