@@ -7,8 +7,6 @@ response parses into the client's models without error.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from katana_public_api_client import KatanaClient
 from katana_public_api_client.api.batch import create_batch, get_batch_stock
@@ -33,6 +31,7 @@ from katana_public_api_client.models import (
     CreateVariantRequest,
 )
 
+from support import aio
 from support.live_server import live_server
 
 
@@ -162,4 +161,4 @@ async def _scenario(base_url: str, token: str) -> None:
 
 
 def test_the_katana_client_creates_and_reads_the_stock_objects(server):
-    asyncio.run(_scenario(server.base_url, server.token))
+    aio.run(_scenario(server.base_url, server.token))

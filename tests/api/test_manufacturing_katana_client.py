@@ -8,8 +8,6 @@ client's models.
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 from katana_public_api_client import KatanaClient
 from katana_public_api_client.api.customer import create_customer
@@ -45,6 +43,7 @@ from katana_public_api_client.models import (
     UnlinkManufacturingOrderRequest,
 )
 
+from support import aio
 from support.live_server import live_server
 
 
@@ -221,4 +220,4 @@ def test_katana_client_creates_a_linked_mo_and_posts_a_production_with_serials()
             headers={"Authorization": f"Bearer {srv.token}"},
         )
         assert r.status_code == 200, r.text
-        asyncio.run(_scenario(srv.base_url, srv.token, r.json()["id"]))
+        aio.run(_scenario(srv.base_url, srv.token, r.json()["id"]))

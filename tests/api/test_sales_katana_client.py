@@ -7,8 +7,6 @@ every response must parse into the client's models.
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
 from katana_public_api_client import KatanaClient
@@ -34,6 +32,7 @@ from katana_public_api_client.models import (
     UpdateSalesOrderFulfillmentRequest,
 )
 
+from support import aio
 from support.live_server import live_server
 
 
@@ -171,4 +170,4 @@ async def _scenario(base_url: str, token: str, vid: int, sn: dict[str, int]) -> 
 
 def test_katana_client_creates_packs_delivers_and_reads_a_sales_order(server):
     vid, sn = _seed(server.base_url, server.token)
-    asyncio.run(_scenario(server.base_url, server.token, vid, sn))
+    aio.run(_scenario(server.base_url, server.token, vid, sn))

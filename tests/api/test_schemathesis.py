@@ -7,21 +7,19 @@ SQLite file with the demo data.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 import tracelot.db.models  # noqa: F401
+from support.schema import throwaway_sqlite_url
 from tracelot.api.app import create_app
 from tracelot.db.base import Base
 from tracelot.db.engine import make_engine, transaction
 from tracelot.services import demo
 from tracelot.services.auth import create_token
 
-_engine = make_engine(f"sqlite:///{Path(tempfile.mkdtemp()) / 'fuzz.db'}")
+_engine = make_engine(throwaway_sqlite_url("fuzz.db"))
 Base.metadata.create_all(_engine)
 app = create_app(engine=_engine)
 with transaction(app.state.sessions) as _s:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import tracelot.db.models  # noqa: F401
+from support.schema import throwaway_sqlite_url
 from tracelot.db.base import Base
 from tracelot.db.engine import make_engine
 from tracelot.db.migrate import upgrade
@@ -23,8 +21,7 @@ def _diff(url: str) -> list[object]:
 
 
 def test_migrations_match_the_models_on_sqlite():
-    url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'm.db'}"
-    assert _diff(url) == []
+    assert _diff(throwaway_sqlite_url("m.db")) == []
 
 
 def test_migrations_match_the_models_on_postgresql(pg_server_url):

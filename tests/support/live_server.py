@@ -7,17 +7,16 @@ one, on a temporary SQLite file (or a given URL), with a real API token.
 from __future__ import annotations
 
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import uvicorn
 
 import tracelot.db.models  # noqa: F401
+from support.schema import throwaway_sqlite_url
 from tracelot.api.app import create_app
 from tracelot.db.base import Base
 from tracelot.db.engine import make_engine, transaction
@@ -40,7 +39,7 @@ def free_port() -> int:
 
 @contextmanager
 def live_server(database_url: str | None = None) -> Iterator[LiveServer]:
-    url = database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'live.db'}"
+    url = database_url or throwaway_sqlite_url("live.db")
     engine = make_engine(url)
     Base.metadata.create_all(engine)
     app = create_app(engine=engine)

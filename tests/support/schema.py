@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
+from pathlib import Path
+
 from sqlalchemy import Engine, text
 
 import tracelot.db.models  # noqa: F401
@@ -9,6 +14,15 @@ from tracelot.db.base import Base
 from tracelot.db.engine import make_engine
 
 _migrated: dict[str, Engine] = {}
+
+
+def throwaway_sqlite_url(name: str) -> str:
+    """A SQLite file in a folder of its own, removed when this process ends: a module's
+    app is built while tests are collected, in every worker, where no fixture runs to
+    remove it (each run left two fuzzing databases per worker in /tmp)."""
+    folder = tempfile.mkdtemp(prefix="tracelot-test-")
+    atexit.register(shutil.rmtree, folder, True)
+    return f"sqlite:///{Path(folder) / name}"
 
 
 def engine_for(url: str) -> Engine:
