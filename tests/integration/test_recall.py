@@ -112,7 +112,14 @@ def test_recall_of_a_lot_with_nothing_shipped_says_so(sessions):
     )
     assert "no customer is affected" in recall.to_csv(sheets)
     wb = load_workbook(io.BytesIO(recall.to_xlsx(sheets)))
-    assert wb.sheetnames == ["Summary", "Shipments", "On hand", "Mass balance", "Affected"]
+    assert wb.sheetnames == [
+        "Summary",
+        "Customers",
+        "Shipments",
+        "On hand",
+        "Mass balance",
+        "Affected",
+    ]
     assert [c.value for c in wb["Affected"]["A"]] == ["level", 0]  # the lot, every unit below
     assert wb["On hand"]["E2"].value == 2
 

@@ -369,6 +369,7 @@ SHIPMENT_COLUMNS = [
     "quantity",
     "location",
 ]
+CUSTOMER_COLUMNS = ["customer", "email", "phone", "ship_to", "orders", "quantity"]
 STOCK_COLUMNS = ["location", "sku", "batch_number", "serial_numbers", "quantity"]
 AFFECTED_COLUMNS = [
     "level",
@@ -426,8 +427,13 @@ def tables(session: Session, r: dict[str, Any]) -> dict[str, list[list[Any]]]:
         ["elapsed_ms", r["elapsed_ms"]],
         ["generated_at", r["generated_at"]],
     ]
+    customers = [
+        [" ".join(c["orders"]) if k == "orders" else c.get(k) for k in CUSTOMER_COLUMNS]
+        for c in r["customers"]
+    ]
     return {
         "Summary": summary,
+        "Customers": [CUSTOMER_COLUMNS] + customers,
         "Shipments": [SHIPMENT_COLUMNS]
         + [[cell(e, c) for c in SHIPMENT_COLUMNS] for e in r["shipments"]],
         "On hand": [STOCK_COLUMNS] + [[cell(e, c) for c in STOCK_COLUMNS] for e in r["on_hand"]],
