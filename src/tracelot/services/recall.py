@@ -25,6 +25,7 @@ from tracelot.db.models import Batch, Movement, Serial, SerialTransaction, Stock
 from tracelot.services import tracing
 from tracelot.services.tracing_context import ids_in
 from tracelot.services.tracing_context import rows as fetch
+from tracelot.standards import spreadsheet
 
 INFLOW = {"receipt", "production", "import"}
 ON_HAND = ("in_stock", "reserved")
@@ -477,22 +478,11 @@ def to_csv(sheets: dict[str, list[list[Any]]]) -> str:
 
 
 def to_xlsx(sheets: dict[str, list[list[Any]]]) -> bytes:
-    import io
-
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    wb.remove(wb.active)
-    for title, rows in sheets.items():
-        ws = wb.create_sheet(title)
-        for row in rows:
-            ws.append([_plain(v) for v in row])
-        ws.freeze_panes = "A2"
-        if len(rows) > 1 and title != "Summary":
-            ws.auto_filter.ref = ws.dimensions
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    """One workbook, a sheet each (the Summary's rows are pairs, not a table)."""
+    return spreadsheet.workbook(
+        spreadsheet.Sheet(title, ([_plain(v) for v in row] for row in rows), title != "Summary")
+        for title, rows in sheets.items()
+    )
 
 
 def find_starts(session: Session, numbers: list[str]) -> tuple[list[int], list[int]]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -45,6 +46,7 @@ from tracelot.db.models import (
 )
 from tracelot.domain import errors
 from tracelot.services import tracing, tracing_context
+from tracelot.standards import spreadsheet
 
 RECEIVING, TRANSFORMATION, INITIAL_PACKING, SHIPPING = (
     "Receiving",
@@ -603,30 +605,24 @@ def to_csv(table: list[dict[str, Any]]) -> str:
 
 def to_xlsx(table: list[dict[str, Any]]) -> bytes:
     """One sheet with a bold header, frozen panes and an autofilter: sortable in any tool."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
+    return spreadsheet.workbook(
+        [
+            spreadsheet.Sheet(
+                "FSMA 204",
+                itertools.chain([COLUMNS], (_xlsx_row(r) for r in table)),
+                freeze="B2",
+                widths=[min(60, max(12, len(name) + 2)) for name in COLUMNS],
+                formats={2: "yyyy-mm-dd"},
+            )
+        ]
+    )
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "FSMA 204"
-    ws.append(COLUMNS)
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for r in table:
-        values = [_cell(r[c]) for c in COLUMNS]
-        if values[2]:
-            values[2] = date.fromisoformat(values[2])
-        ws.append(values)
-    for i in range(2, ws.max_row + 1):
-        ws.cell(row=i, column=3).number_format = "yyyy-mm-dd"
-    for i, name in enumerate(COLUMNS, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = min(60, max(12, len(name) + 2))
-    ws.freeze_panes = "B2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{max(ws.max_row, 1)}"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+
+def _xlsx_row(r: dict[str, Any]) -> list[Any]:
+    values = [_cell(r[c]) for c in COLUMNS]
+    if values[2]:
+        values[2] = date.fromisoformat(values[2])
+    return values
 
 
 def to_json(table: list[dict[str, Any]]) -> dict[str, Any]:
