@@ -372,6 +372,10 @@ class Measure:
             kinds += [
                 ("serial picker search", picker, [{}] * max(10, self.samples // 4)),
                 ("serial picker search", picker, [{"q": p} for p in self._prefixes()]),
+                # Downloads of the largest records, few samples: seconds each, and the
+                # server's peak RSS (the run's) must hold through them too.
+                ("recall XLSX download", "/recall/report.xlsx", [{"batch": self.common}] * 2),
+                ("tracking CSV export", f"/items/{self._largest_item()}/export.csv", [{}] * 2),
             ]
             rows = []
             for kind, path, params in kinds:
@@ -386,6 +390,23 @@ class Measure:
                     note += f" ({free:,} free serials)"
                 rows.append(Row(kind, "web http", timed_calls(get, params), note))
         return rows
+
+    @property
+    def common(self) -> int:
+        """The lot that reaches every batch and the FINAL serials."""
+        return batch_id(self.plan, 0, 0)
+
+    def _largest_item(self) -> int:
+        """The item with the most serials (its export has the most records)."""
+        with transaction(self.sessions) as db:
+            return int(
+                db.scalars(
+                    select(Serial.item_id)
+                    .group_by(Serial.item_id)
+                    .order_by(func.count().desc(), Serial.item_id)
+                    .limit(1)
+                ).one()
+            )
 
     def _web_user(self) -> tuple[str, str]:
         from tracelot.services import users

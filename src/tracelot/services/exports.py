@@ -13,6 +13,7 @@ import csv
 import io
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, aliased
@@ -65,14 +66,15 @@ def tracking_rows(session: Session, item: Item) -> Iterator[dict[str, object]]:
     batches = session.scalars(
         select(Batch).where(Batch.variant_id.in_(variant_ids)).order_by(Batch.id)
     ).all()
-    stock = session.execute(
-        select(Stock.batch_id, Stock.location_id, Stock.quantity).where(
-            Stock.batch_id.in_([b.id for b in batches])
-        )
-    ).all()
+    held: dict[Any, list[tuple[Any, Any]]] = {}
+    for batch_id, location_id, quantity in session.execute(
+        select(Stock.batch_id, Stock.location_id, Stock.quantity)
+        .where(Stock.batch_id.in_([b.id for b in batches]), Stock.quantity != 0)
+        .order_by(Stock.id)
+    ):
+        held.setdefault(batch_id, []).append((location_id, quantity))
     for b in batches:
-        held = [(r.location_id, r.quantity) for r in stock if r.batch_id == b.id and r.quantity]
-        for location_id, quantity in held or [(None, 0)]:
+        for location_id, quantity in held.get(b.id) or [(None, 0)]:
             yield {
                 **base,
                 "record": "batch",
@@ -85,10 +87,22 @@ def tracking_rows(session: Session, item: Item) -> Iterator[dict[str, object]]:
                 "date": b.batch_created_date or "",
             }
     numbers = {b.id: b.batch_number for b in batches}
-    for m in session.scalars(
-        select(Movement)
-        .where(Movement.variant_id.in_(variant_ids), Movement.batch_id.is_not(None))
-        .order_by(Movement.id)
+    mv = Movement
+    for m in _streamed(
+        session,
+        select(
+            mv.batch_id,
+            mv.variant_id,
+            mv.location_id,
+            mv.quantity,
+            mv.movement_date,
+            mv.reason,
+            mv.resource_type,
+            mv.resource_id,
+            mv.user,
+        )
+        .where(mv.variant_id.in_(variant_ids), mv.batch_id.is_not(None))
+        .order_by(mv.id),
     ):
         number = numbers.get(m.batch_id or 0, "")
         yield {
@@ -104,8 +118,14 @@ def tracking_rows(session: Session, item: Item) -> Iterator[dict[str, object]]:
             "resource_id": m.resource_id,
             "user": m.user,
         }
-    serials = select(Serial).where(Serial.item_id == item.id).order_by(Serial.id)
-    for s in session.scalars(serials):
+    serials = select(
+        Serial.serial_number,
+        Serial.variant_id,
+        Serial.status,
+        Serial.location_id,
+        Serial.created_at,
+    ).where(Serial.item_id == item.id)
+    for s in _streamed(session, serials.order_by(Serial.id)):
         yield {
             **base,
             "record": "serial",
@@ -115,18 +135,28 @@ def tracking_rows(session: Session, item: Item) -> Iterator[dict[str, object]]:
             "location": locs.get(s.location_id, "") if s.location_id else "",
             "date": s.created_at,
         }
+    st = SerialTransaction
     history = (
-        select(SerialTransaction, Serial.serial_number, Serial.variant_id)
-        .join(Serial, Serial.id == SerialTransaction.serial_id)
+        select(
+            Serial.serial_number,
+            Serial.variant_id,
+            st.quantity_change,
+            st.transaction_date,
+            st.reason,
+            st.resource_type,
+            st.resource_id,
+            st.user,
+        )
+        .join(Serial, Serial.id == st.serial_id)
         .where(Serial.item_id == item.id)
-        .order_by(SerialTransaction.id)
+        .order_by(st.id)
     )
-    for t, number, vid in session.execute(history):
+    for t in _streamed(session, history):
         yield {
             **base,
             "record": "serial_transaction",
-            "sku": skus.get(vid),
-            "serial_number": number,
+            "sku": skus.get(t.variant_id),
+            "serial_number": t.serial_number,
             "quantity": t.quantity_change,
             "date": t.transaction_date,
             "reason": t.reason or "",
@@ -136,6 +166,16 @@ def tracking_rows(session: Session, item: Item) -> Iterator[dict[str, object]]:
         }
     yield from _production_rows(session, item, variant_ids, skus, numbers)
     yield from _genealogy_rows(session, item, variant_ids)
+
+
+def _streamed(session: Session, query: Any) -> Iterator[Any]:
+    """Plain rows (no ORM objects), fetched a part at a time: an item with 225,000
+    serials and their steps took 24 s and 730 MiB as ORM objects read at once."""
+    for part in session.execute(query.execution_options(yield_per=STREAMED)).partitions():
+        yield from part
+
+
+STREAMED = 5000
 
 
 def _production_rows(
@@ -190,7 +230,12 @@ def _genealogy_rows(
     )
     q = (
         select(
-            g,
+            g.quantity,
+            g.created_at,
+            g.resource_type,
+            g.resource_id,
+            g.output_variant_id,
+            g.input_variant_id,
             ob.batch_number.label("ob"),
             osr.serial_number.label("os"),
             ov.sku.label("ov"),
@@ -213,20 +258,19 @@ def _genealogy_rows(
         .where(or_(tracked_out, tracked_in))
         .order_by(g.id)
     )
-    for r in session.execute(q):
-        link = r.Genealogy
+    for r in _streamed(session, q):
         common = {
             "item": item.name,
             "record": "genealogy",
-            "quantity": link.quantity,
-            "date": link.created_at,
-            "resource_type": link.resource_type,
-            "resource_id": link.resource_id,
+            "quantity": r.quantity,
+            "date": r.created_at,
+            "resource_type": r.resource_type,
+            "resource_id": r.resource_id,
             "manufacturing_order": r.order_no or "",
         }
         sides = (
-            ("output", link.output_variant_id, (r.ov, r.ob, r.os), (r.ii, r.iv, r.ib, r.is_)),
-            ("input", link.input_variant_id, (r.iv, r.ib, r.is_), (r.oi, r.ov, r.ob, r.os)),
+            ("output", r.output_variant_id, (r.ov, r.ob, r.os), (r.ii, r.iv, r.ib, r.is_)),
+            ("input", r.input_variant_id, (r.iv, r.ib, r.is_), (r.oi, r.ov, r.ob, r.os)),
         )
         for role, vid, (sku, batch, serial), (o_item, o_sku, o_batch, o_serial) in sides:
             if vid not in variant_ids or (batch is None and serial is None):
