@@ -289,14 +289,29 @@ def _genealogy_rows(
 
 
 def to_csv(rows: Iterator[dict[str, object]], columns: list[str] = COLUMNS) -> tuple[str, int]:
+    parts, count = csv_parts(rows, columns)
+    return "".join(parts), count
+
+
+def csv_parts(
+    rows: Iterator[dict[str, object]], columns: list[str] = COLUMNS, size: int = 5000
+) -> tuple[list[str], int]:
+    """The CSV in parts of ``size`` rows, and the row count: a download sends the parts
+    as they are, where one string of an item's 647,000 rows (65 MB) was held three
+    times over (the buffer, its copy, the response's bytes)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    count = 0
+    parts, count = [], 0
     for row in rows:
         writer.writerow({k: _plain(v) for k, v in row.items()})
         count += 1
-    return buf.getvalue(), count
+        if count % size == 0:
+            parts.append(buf.getvalue())
+            buf.seek(0)
+            buf.truncate()
+    parts.append(buf.getvalue())
+    return parts, count
 
 
 def _plain(value: object) -> object:
@@ -308,6 +323,11 @@ def _plain(value: object) -> object:
 
 def tracking_csv(session: Session, item: Item) -> tuple[str, int]:
     return to_csv(tracking_rows(session, item))
+
+
+def tracking_csv_parts(session: Session, item: Item) -> list[str]:
+    """The export as parts, read while the transaction is open, to be sent one by one."""
+    return csv_parts(tracking_rows(session, item))[0]
 
 
 def variant_ids_of(session: Session, item_id: int) -> list[int]:

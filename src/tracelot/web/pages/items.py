@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Form, Request
 from fastapi.responses import RedirectResponse
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from tracelot.db.models import TrackingArchive
 from tracelot.domain.errors import TracelotError
@@ -117,8 +117,10 @@ def _card_with_error(request: Request, db: Db, item: object, exc: TracelotError)
 
 @router.get("/items/{item_id}/export.csv")
 def export_csv(db: Db, item_id: int) -> Response:
-    content, _ = exports.tracking_csv(db, catalog.get_item(db, item_id))
-    return _csv(content, f"tracking-{item_id}.csv")
+    parts = exports.tracking_csv_parts(db, catalog.get_item(db, item_id))
+    return StreamingResponse(
+        iter(parts), media_type=CSV, headers=_attachment(f"tracking-{item_id}.csv")
+    )
 
 
 @router.get("/items/{item_id}/archives/{archive_id}")
@@ -129,9 +131,12 @@ def archive_csv(db: Db, item_id: int, archive_id: int) -> Response:
     return _csv(arch.content, arch.file_name)
 
 
+CSV = "text/csv; charset=utf-8"
+
+
 def _csv(content: str, name: str) -> Response:
-    return Response(
-        content,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return Response(content, media_type=CSV, headers=_attachment(name))
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
