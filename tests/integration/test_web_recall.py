@@ -43,17 +43,10 @@ def test_the_recall_page_links_the_first_lots_and_units_and_says_how_many_more(
 ) -> None:  # type: ignore[no-untyped-def]
     """A lot reaching 100,000 units is not 100,000 links: the page links the first ones
     and says where every one of them is (the downloads' Affected sheet)."""
-    from support.trace_scenario import build
-    from tracelot.web.pages import recall as recall_page
-
-    sc = build(World(sessions).setup())
-    monkeypatch.setattr(recall_page, "AFFECTED_SHOWN", 3)
-    page = web.get(f"/recall?batch={sc.lot}")
-    assert page.status_code == 200
-    reached = page.text.split('id="reached"')[1].split("</p>")[0]
+    page, csv = _page_and_csv(web, sessions, monkeypatch, "AFFECTED_SHOWN", 3)
+    reached = page.split('id="reached"')[1].split("</p>")[0]
     assert "Lots/serials reached (9)" in reached and reached.count("<a href=") == 3
     assert "and 6 more (every one in the CSV and XLSX, sheet Affected)" in reached
-    csv = web.get(f"/recall/report.csv?batch={sc.lot}").text
     affected = csv.split("# Affected")[1].strip().splitlines()
     assert len(affected) == 1 + 9 and affected[0].startswith("level,kind,batch_number")
 
@@ -63,18 +56,24 @@ def test_the_recall_page_lists_the_first_customers_and_the_downloads_list_every_
 ) -> None:  # type: ignore[no-untyped-def]
     """A lot shipped to 20,000 customers is not a 20,000-row page: the page lists the
     first ones and says where every one is (the downloads' Customers sheet)."""
-    from support.trace_scenario import build
-    from tracelot.web.pages import recall as recall_page
-
-    sc = build(World(sessions).setup())
-    monkeypatch.setattr(recall_page, "CUSTOMERS_SHOWN", 2)
-    page = web.get(f"/recall?batch={sc.lot}")
-    assert page.status_code == 200
-    rows = page.text.split('id="customers"')[1].split("</table>")[0]
+    page, csv = _page_and_csv(web, sessions, monkeypatch, "CUSTOMERS_SHOWN", 2)
+    rows = page.split('id="customers"')[1].split("</table>")[0]
     assert rows.count("<tr><td>") == 2 and "Alice" in rows and "Carol" not in rows
-    assert "2 of 3 customers shown: every one in the CSV and XLSX, sheet Customers" in page.text
-    csv = web.get(f"/recall/report.csv?batch={sc.lot}").text
+    assert "2 of 3 customers shown: every one in the CSV and XLSX, sheet Customers" in page
     customers = csv.split("# Customers")[1].split("# Shipments")[0].strip().splitlines()
     assert customers[0] == "customer,email,phone,ship_to,orders,quantity"
     assert [line.split(",")[0] for line in customers[1:]] == ["Alice", "Bob", "Carol"]
     assert customers[1].split(",")[-1] == "2"  # Alice's units
+
+
+def _page_and_csv(web, sessions, monkeypatch, limit: str, shown: int):  # type: ignore[no-untyped-def]
+    """The Recall page of the scenario's supplier lot with ``limit`` set to ``shown``,
+    and the report's CSV."""
+    from support.trace_scenario import build
+    from tracelot.web.pages import recall as recall_page
+
+    sc = build(World(sessions).setup())
+    monkeypatch.setattr(recall_page, limit, shown)
+    page = web.get(f"/recall?batch={sc.lot}")
+    assert page.status_code == 200
+    return page.text, web.get(f"/recall/report.csv?batch={sc.lot}").text
