@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -24,6 +24,19 @@ NAV = [
     ("recall", "Recall", "/recall"),
     ("issues", "Tracing issues", "/issues"),
 ]
+
+
+CSV = "text/csv; charset=utf-8"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def file_response(content: Any, media: str, name: str) -> Response:
+    """A file to save: ``content`` is text or bytes, or an iterator of parts sent as they
+    come (a large export is never one string)."""
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if isinstance(content, str | bytes):
+        return Response(content, media_type=media, headers=headers)
+    return StreamingResponse(content, media_type=media, headers=headers)
 
 
 def qty(value: Any) -> str:

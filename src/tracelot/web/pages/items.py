@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Form, Request
 from fastapi.responses import RedirectResponse
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from tracelot.db.models import TrackingArchive
 from tracelot.domain.errors import TracelotError
@@ -15,6 +15,7 @@ from tracelot.services import catalog, exports
 from tracelot.web import queries
 from tracelot.web.deps import Db, User, signed_in_router, write
 from tracelot.web.paging import paged, url_maker
+from tracelot.web.render import CSV, file_response
 from tracelot.web.render import page as render
 
 router = signed_in_router()
@@ -118,9 +119,7 @@ def _card_with_error(request: Request, db: Db, item: object, exc: TracelotError)
 @router.get("/items/{item_id}/export.csv")
 def export_csv(db: Db, item_id: int) -> Response:
     parts = exports.tracking_csv_parts(db, catalog.get_item(db, item_id))
-    return StreamingResponse(
-        iter(parts), media_type=CSV, headers=_attachment(f"tracking-{item_id}.csv")
-    )
+    return file_response(iter(parts), CSV, f"tracking-{item_id}.csv")
 
 
 @router.get("/items/{item_id}/archives/{archive_id}")
@@ -128,15 +127,4 @@ def archive_csv(db: Db, item_id: int, archive_id: int) -> Response:
     arch = db.get(TrackingArchive, archive_id)
     if arch is None or arch.item_id != item_id:
         return Response("No such archive.", status_code=404)
-    return _csv(arch.content, arch.file_name)
-
-
-CSV = "text/csv; charset=utf-8"
-
-
-def _csv(content: str, name: str) -> Response:
-    return Response(content, media_type=CSV, headers=_attachment(name))
-
-
-def _attachment(name: str) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="{name}"'}
+    return file_response(arch.content, CSV, arch.file_name)

@@ -14,11 +14,11 @@ from tracelot.services import recall
 from tracelot.standards import fsma204
 from tracelot.web import queries
 from tracelot.web.deps import Db, signed_in_router
+from tracelot.web.render import CSV, XLSX, file_response
 from tracelot.web.render import page as render
 
 router = signed_in_router()
 Ids = Annotated[list[int] | None, Query()]
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _starts(
@@ -63,7 +63,7 @@ def recall_page(
 AFFECTED_SHOWN = 200
 # Customers listed on the page; the rest are in the downloads' Customers sheet. The
 # common lot of the scale-1 benchmark reaches 20,000: their rows made a 3.7 MB page
-# that took 0.7 s to render.
+# whose template took 1.3 s of a profiled 5 s request.
 CUSTOMERS_SHOWN = 200
 
 
@@ -74,12 +74,14 @@ def download(db: Db, fmt: str, batch: Ids = None, serial: Ids = None) -> Respons
         from tracelot.standards import epcis
 
         doc: Any = epcis.document(db, None, None, list(batch or []))
-        return _file(json.dumps(doc), "application/ld+json", "recall-epcis.json")
+        return file_response(json.dumps(doc), "application/ld+json", "recall-epcis.json")
     if fmt not in ("csv", "xlsx"):
         return Response("Formats: csv, xlsx, epcis.json.", status_code=404)
-    content = recall.render(db, recall.report(db, list(batch or []), list(serial or [])), fmt)
-    media = "text/csv; charset=utf-8" if fmt == "csv" else XLSX
-    return _file(content, media, f"recall.{fmt}")
+    report = recall.report(db, list(batch or []), list(serial or []))
+    if fmt == "xlsx":
+        return file_response(recall.render(db, report, fmt), XLSX, "recall.xlsx")
+    # Written while it is sent, as the API's (a large recall's CSV is 20 MB).
+    return file_response(recall.csv_chunks(recall.tables(db, report)), CSV, "recall.csv")
 
 
 @router.get("/recall/fsma204.{fmt}")
@@ -92,10 +94,4 @@ def fsma204_download(db: Db, fmt: str, batch: Ids = None, serial: Ids = None) ->
     if not lots:
         return Response("Name the batches or serials of the recall.", status_code=400)
     content = fsma204.render(fsma204.rows(db, lots=lots), fmt)
-    return _file(content, XLSX if fmt == "xlsx" else "text/csv; charset=utf-8", f"fsma204.{fmt}")
-
-
-def _file(content: str | bytes, media: str, name: str) -> Response:
-    return Response(
-        content, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
-    )
+    return file_response(content, XLSX if fmt == "xlsx" else CSV, f"fsma204.{fmt}")
